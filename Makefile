@@ -1,0 +1,47 @@
+# Two entry points: `make run` (set up and serve the demo county) and `make test`.
+# Only Python >= 3.12, git and make are needed; everything else comes from the lock files.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+LOCK := requirements/dev.txt
+ADDR ?= 127.0.0.1:8000
+
+# The first interpreter on PATH that is Python >= 3.12 (pyenv picks 3.12 from .python-version).
+BASE_PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3 python; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	&& echo $$p && break; done)
+
+.PHONY: run test setup lock lint clean
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --scale demo --if-empty
+	$(PY) manage.py runserver $(ADDR)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed .env
+
+# A development checkout runs with DEBUG on (and so the development SECRET_KEY); production
+# sets its own environment and has no .env file.
+.env:
+	printf 'DEBUG=true\n' > $@
+
+$(VENV)/.installed: $(LOCK)
+	@test -n "$(BASE_PYTHON)" || { echo "需要 Python 3.12 或更高版本 (Python >= 3.12 is required)"; exit 1; }
+	test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+	touch $@
+
+# Regenerate the hashed lock files after editing pyproject.toml.
+lock: setup
+	$(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.12 --generate-hashes --no-header -q -o requirements/main.txt
+	$(VENV)/bin/uv pip compile pyproject.toml --group dev --universal --python-version 3.12 --generate-hashes --no-header -q -o requirements/dev.txt
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+clean:
+	rm -rf $(VENV)

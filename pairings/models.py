@@ -1,0 +1,427 @@
+"""Organizations, members, households and the pairings between branches."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Greatest, Least
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
+
+code_validator = RegexValidator(r"^[0-9A-Za-z_-]+$", "编码只能包含字母、数字、下划线和短横线。")
+phone_validator = RegexValidator(r"^[0-9+\- ]{5,20}$", "请输入有效的联系电话。")
+
+
+class TrashQuerySet(models.QuerySet):
+    """Rows are never hard-deleted by users: they go to a trash and can be restored."""
+
+    def alive(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def trashed(self):
+        return self.filter(deleted_at__isnull=False)
+
+
+class Trashable(models.Model):
+    deleted_at = models.DateTimeField("移入回收站时间", null=True, blank=True, editable=False)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="删除人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+
+    objects = TrashQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def in_trash(self):
+        return self.deleted_at is not None
+
+    def trash(self, *, by):
+        self.deleted_at = timezone.now()
+        self.deleted_by = by
+        self._history_user = by
+        self._change_reason = "移入回收站"
+        self.save(update_fields=["deleted_at", "deleted_by"])
+
+    def restore(self, *, by):
+        self.deleted_at = None
+        self.deleted_by = None
+        self._history_user = by
+        self._change_reason = "从回收站恢复"
+        self.save(update_fields=["deleted_at", "deleted_by"])
+
+
+class OrganizationQuerySet(MP_NodeQuerySet, TrashQuerySet):
+    def branches(self):
+        return self.filter(kind__in=Organization.BRANCH_KINDS)
+
+    def under(self, *orgs):
+        """Everything under any of `orgs`, the orgs included: one indexed prefix query."""
+        q = Q(pk__in=[])
+        for org in orgs:
+            q |= Q(path__startswith=org.path)
+        return self.filter(q)
+
+
+class OrganizationManager(MP_NodeManager.from_queryset(OrganizationQuerySet)):
+    def get_queryset(self):
+        return OrganizationQuerySet(self.model, using=self._db).order_by("path")
+
+
+class OrgKind(models.TextChoices):
+    COUNTY = "county", "县委"
+    COMMITTEE = "committee", "党委"
+    WORKING_COMMITTEE = "working_committee", "党工委"
+    GENERAL_BRANCH = "general_branch", "党总支"
+    BRANCH = "branch", "党支部"
+
+
+class Sector(models.TextChoices):
+    ORGAN = "organ", "机关"
+    RURAL = "rural", "农村"
+    ENTERPRISE = "enterprise", "企业"
+    SCHOOL = "school", "学校"
+    COMMUNITY = "community", "社区"
+    OTHER = "other", "其他"
+
+
+class Organization(Trashable, MP_Node):
+    Kind = OrgKind
+
+    Sector = Sector
+
+    BRANCH_KINDS = (Kind.BRANCH, Kind.GENERAL_BRANCH)
+
+    code = models.CharField("组织编码", max_length=32, unique=True, validators=[code_validator])
+    name = models.CharField("组织名称", max_length=100)
+    kind = models.CharField("组织类别", max_length=20, choices=Kind.choices)
+    sector = models.CharField("所属领域", max_length=20, choices=Sector.choices)
+    history = HistoricalRecords()
+
+    node_order_by = ["code"]
+    objects = OrganizationManager()
+
+    class Meta:
+        verbose_name = "党组织"
+        verbose_name_plural = "党组织"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=[k.value for k in OrgKind]), name="organization_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(sector__in=[s.value for s in Sector]), name="organization_sector_valid"
+            ),
+            models.CheckConstraint(condition=~Q(code=""), name="organization_code_not_blank"),
+            models.CheckConstraint(condition=Q(depth__lte=6), name="organization_depth_at_most_6"),
+        ]
+        indexes = [models.Index(fields=["kind", "sector"], name="organization_kind_sector")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_branch(self):
+        return self.kind in self.BRANCH_KINDS
+
+
+class Gender(models.TextChoices):
+    MALE = "male", "男"
+    FEMALE = "female", "女"
+
+
+class Post(models.TextChoices):
+    SECRETARY = "secretary", "书记"
+    DEPUTY = "deputy", "副书记"
+    COMMITTEE = "committee", "委员"
+    MEMBER = "member", "党员"
+
+
+class MemberStatus(models.TextChoices):
+    FULL = "full", "正式党员"
+    PROBATIONARY = "probationary", "预备党员"
+
+
+class Member(Trashable):
+    Gender = Gender
+
+    Post = Post
+
+    Status = MemberStatus
+
+    code = models.CharField("党员编号", max_length=32, unique=True, validators=[code_validator])
+    name = models.CharField("姓名", max_length=50)
+    gender = models.CharField("性别", max_length=10, choices=Gender.choices, blank=True)
+    branch = models.ForeignKey(
+        Organization, verbose_name="所在支部", on_delete=models.PROTECT, related_name="members"
+    )
+    post = models.CharField("党内职务", max_length=20, choices=Post.choices, default=Post.MEMBER)
+    in_service = models.BooleanField(
+        "在职党员", default=False, help_text="在机关、企事业单位在职的党员。"
+    )
+    status = models.CharField("党员状态", max_length=20, choices=Status.choices, default=Status.FULL)
+    phone = models.CharField(
+        "联系电话", max_length=20, blank=True, validators=[phone_validator], help_text="选填。"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "党员"
+        verbose_name_plural = "党员"
+        constraints = [
+            models.CheckConstraint(condition=Q(post__in=[p.value for p in Post]), name="member_post_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in MemberStatus]), name="member_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(gender__in=["", *[g.value for g in Gender]]), name="member_gender_valid"
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="member_name_not_blank"),
+        ]
+        indexes = [models.Index(fields=["branch", "name"], name="member_branch_name")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def masked_phone(self):
+        """The phone as lists and exports show it: 138****5678."""
+        digits = self.phone.replace(" ", "")
+        if len(digits) < 7:
+            return "*" * len(digits)
+        return f"{digits[:3]}****{digits[-4:]}"
+
+    def clean(self):
+        if self.branch_id and not self.branch.is_branch:
+            raise ValidationError({"branch": "党员只能隶属于党支部或党总支。"})
+
+
+class Household(Trashable):
+    """A village household that a member helps (帮扶户). Kept minimal: no ID numbers."""
+
+    village = models.ForeignKey(
+        Organization, verbose_name="所在村党支部", on_delete=models.PROTECT, related_name="households"
+    )
+    head_name = models.CharField("户主姓名", max_length=50)
+    group = models.CharField("村民小组", max_length=50, blank=True)
+    size = models.PositiveSmallIntegerField("家庭人口", null=True, blank=True)
+    situation = models.TextField("家庭情况与困难", blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "帮扶户"
+        verbose_name_plural = "帮扶户"
+        constraints = [
+            models.CheckConstraint(condition=~Q(head_name=""), name="household_head_not_blank"),
+            models.CheckConstraint(
+                condition=Q(size__isnull=True) | Q(size__gte=1), name="household_size_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.head_name}户（{self.village}）"
+
+
+class HelpPairing(Trashable):
+    """One-helps-one (一帮一): a member helps a household."""
+
+    member = models.ForeignKey(
+        Member, verbose_name="帮扶党员", on_delete=models.PROTECT, related_name="help_pairings"
+    )
+    household = models.ForeignKey(
+        Household, verbose_name="帮扶户", on_delete=models.PROTECT, related_name="help_pairings"
+    )
+    start_date = models.DateField("开始日期")
+    end_date = models.DateField("结束日期", null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "一帮一结对"
+        verbose_name_plural = "一帮一结对"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="help_pairing_end_after_start",
+            ),
+            models.UniqueConstraint(
+                fields=["member", "household", "start_date"], name="help_pairing_unique_start"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.member} → {self.household}"
+
+
+class PairingQuerySet(TrashQuerySet):
+    def with_branches(self):
+        return self.select_related("helper", "helped")
+
+    def active_on(self, day):
+        return self.filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=day), start_date__lte=day, status="active"
+        )
+
+    def of_branch(self, branch):
+        return self.filter(Q(helper=branch) | Q(helped=branch))
+
+
+class PairingStatus(models.TextChoices):
+    ACTIVE = "active", "进行中"
+    SUSPENDED = "suspended", "暂停"
+    ENDED = "ended", "已结束"
+
+
+class Pairing(Trashable):
+    Status = PairingStatus
+
+    code = models.CharField("对子编号", max_length=32, unique=True, validators=[code_validator])
+    helper = models.ForeignKey(
+        Organization,
+        verbose_name="帮扶支部",
+        on_delete=models.PROTECT,
+        related_name="helping_pairings",
+        help_text="通常是机关党支部。",
+    )
+    helped = models.ForeignKey(
+        Organization,
+        verbose_name="受帮扶支部",
+        on_delete=models.PROTECT,
+        related_name="helped_pairings",
+        help_text="通常是农村党支部。",
+    )
+    start_date = models.DateField("开始日期")
+    end_date = models.DateField("结束日期", null=True, blank=True)
+    status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    agreement = models.TextField("共建协议", blank=True)
+    agreement_file = models.FileField("协议文件", upload_to="agreements/%Y/", blank=True)
+    goals = models.TextField("共建目标", blank=True)
+    helper_liaison = models.ForeignKey(
+        Member,
+        verbose_name="帮扶方联络员",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    helped_liaison = models.ForeignKey(
+        Member,
+        verbose_name="受帮扶方联络员",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    history = HistoricalRecords()
+
+    objects = PairingQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "共建对子"
+        verbose_name_plural = "共建对子"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(helper=F("helped")), name="pairing_not_with_itself"
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="pairing_end_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in PairingStatus]), name="pairing_status_valid"
+            ),
+            # At most one active pairing per two branches, whichever side helps.
+            models.UniqueConstraint(
+                Least("helper", "helped"),
+                Greatest("helper", "helped"),
+                condition=Q(status="active", deleted_at__isnull=True),
+                name="pairing_one_active_per_two_branches",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["helper", "status"], name="pairing_helper_status"),
+            models.Index(fields=["helped", "status"], name="pairing_helped_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.helper} ⇄ {self.helped}"
+
+    def clean(self):
+        errors = {}
+        for field in ("helper", "helped"):
+            org = getattr(self, field, None) if getattr(self, f"{field}_id") else None
+            if org is not None and not org.is_branch:
+                errors[field] = "共建对子的双方必须是党支部或党总支。"
+        if self.helper_id and self.helper_id == self.helped_id:
+            errors["helped"] = "一个支部不能与自己结对。"
+        if self.end_date and self.start_date and self.end_date < self.start_date:
+            errors["end_date"] = "结束日期不能早于开始日期。"
+        for field, branch_id in (("helper_liaison", self.helper_id), ("helped_liaison", self.helped_id)):
+            member = getattr(self, field) if getattr(self, f"{field}_id") else None
+            if member is not None and member.branch_id != branch_id:
+                errors[field] = "联络员必须是该方支部的党员。"
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def branch_ids(self):
+        return {self.helper_id, self.helped_id}
+
+    def partner_of(self, branch):
+        return self.helped if branch.pk == self.helper_id else self.helper
+
+
+class Role(models.TextChoices):
+    COUNTY_STAFF = "county_staff", "县委组织部"
+    SUPERVISOR = "supervisor", "上级党组织"
+    SECRETARY = "secretary", "支部书记/联络员"
+    VIEWER = "viewer", "领导（只读）"
+    AUDITOR = "auditor", "审计管理员"
+
+
+class Assignment(models.Model):
+    """A user's role at an organization; a user may hold several."""
+
+    Role = Role
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="用户",
+        on_delete=models.CASCADE,
+        related_name="assignments",
+    )
+    organization = models.ForeignKey(
+        Organization, verbose_name="党组织", on_delete=models.PROTECT, related_name="assignments"
+    )
+    role = models.CharField("角色", max_length=20, choices=Role.choices)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "角色分配"
+        verbose_name_plural = "角色分配"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization", "role"], name="assignment_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=[r.value for r in Role]), name="assignment_role_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.organization} · {self.get_role_display()}"
+
+    def clean(self):
+        if (
+            self.role == self.Role.SECRETARY
+            and self.organization_id
+            and not self.organization.is_branch
+        ):
+            raise ValidationError({"organization": "支部书记/联络员只能分配到党支部或党总支。"})
