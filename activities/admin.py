@@ -78,8 +78,20 @@ class EvidenceInline(admin.TabularInline):
 class ActivityAdmin(TrashAdmin):
     list_display = ["title", "date", "pairing", "regime", "category", "status", "on_time"]
     list_filter = ["status", "regime", "category", "on_time"]
-    search_fields = ["title", "place", "pairing__code", "pairing__helper__name", "pairing__helped__name"]
-    autocomplete_fields = ["pairing", "logged_by_branch", "on_behalf_by", "created_by", "confirmed_by"]
+    search_fields = [
+        "title",
+        "place",
+        "pairing__code",
+        "pairing__helper__name",
+        "pairing__helped__name",
+    ]
+    autocomplete_fields = [
+        "pairing",
+        "logged_by_branch",
+        "on_behalf_by",
+        "created_by",
+        "confirmed_by",
+    ]
     list_select_related = ["pairing__helper", "pairing__helped", "regime"]
     date_hierarchy = "date"
     inlines = [ParticipationInline, OutcomeInline, EvidenceInline]

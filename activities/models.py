@@ -31,7 +31,9 @@ class Regime(models.Model):
 
     code = models.SlugField("制度编码", max_length=32, unique=True)
     name = models.CharField("制度名称", max_length=50, unique=True)
-    short_name = models.CharField("简称", max_length=20, help_text="台账和表格中使用的简称，如“集体活动日”。")
+    short_name = models.CharField(
+        "简称", max_length=20, help_text="台账和表格中使用的简称，如“集体活动日”。"
+    )
     description = models.TextField("说明", blank=True)
     order = models.PositiveSmallIntegerField("排序", default=0)
     is_active = models.BooleanField("启用", default=True)
@@ -64,7 +66,9 @@ class RegimeCadence(models.Model):
         verbose_name_plural = "制度频次"
         ordering = ["regime", "valid_from"]
         constraints = [
-            models.UniqueConstraint(fields=["regime", "valid_from"], name="regime_cadence_unique_from"),
+            models.UniqueConstraint(
+                fields=["regime", "valid_from"], name="regime_cadence_unique_from"
+            ),
             models.CheckConstraint(
                 condition=Q(cadence__in=choice_values(Cadence)), name="regime_cadence_valid"
             ),
@@ -120,9 +124,12 @@ class Metric(models.Model):
         ordering = ["order", "pk"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(aggregation__in=choice_values(Aggregation)), name="metric_aggregation_valid"
+                condition=Q(aggregation__in=choice_values(Aggregation)),
+                name="metric_aggregation_valid",
             ),
-            models.CheckConstraint(condition=Q(style__in=choice_values(NumberStyle)), name="metric_style_valid"),
+            models.CheckConstraint(
+                condition=Q(style__in=choice_values(NumberStyle)), name="metric_style_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(max_value__isnull=True) | Q(max_value__gt=0), name="metric_max_positive"
             ),
@@ -135,7 +142,9 @@ class Metric(models.Model):
 class ActivityQuerySet(TrashQuerySet):
     def counted(self):
         """Activities that count toward compliance and totals: submitted or confirmed."""
-        return self.alive().filter(status__in=[Activity.Status.SUBMITTED, Activity.Status.CONFIRMED])
+        return self.alive().filter(
+            status__in=[Activity.Status.SUBMITTED, Activity.Status.CONFIRMED]
+        )
 
     def for_list(self):
         return self.select_related("pairing__helper", "pairing__helped", "regime")
@@ -276,10 +285,13 @@ class Activity(Trashable):
         pairing = self.pairing if self.pairing_id else None
         if self.date and self.date > timezone.localdate():
             errors["date"] = "活动日期不能晚于今天。"
-        elif pairing and self.date:
-            if self.date < pairing.start_date or (pairing.end_date and self.date > pairing.end_date):
-                errors["date"] = "活动日期必须在共建对子的起止日期之内。"
-        if pairing and self.logged_by_branch_id and self.logged_by_branch_id not in pairing.branch_ids:
+        elif pairing and self.date and not pairing.covers(self.date):
+            errors["date"] = "活动日期必须在共建对子的起止日期之内。"
+        if (
+            pairing
+            and self.logged_by_branch_id
+            and self.logged_by_branch_id not in pairing.branch_ids
+        ):
             errors["logged_by_branch"] = "登记方必须是该共建对子的一方。"
         if errors:
             raise ValidationError(errors)
@@ -306,8 +318,10 @@ class Participation(models.Model):
         return str(self.member)
 
     def clean(self):
-        if self.activity_id and self.member_id and (
-            self.member.branch_id not in self.activity.pairing.branch_ids
+        if (
+            self.activity_id
+            and self.member_id
+            and (self.member.branch_id not in self.activity.pairing.branch_ids)
         ):
             raise ValidationError({"member": "参加党员必须属于该共建对子的双方支部。"})
 
@@ -339,7 +353,9 @@ class Outcome(models.Model):
         if self.metric_id and self.value is not None:
             bound = self.metric.max_value
             if bound is not None and self.value > bound:
-                raise ValidationError({"value": f"数值超过该指标单次上限 {bound}{self.metric.unit}。"})
+                raise ValidationError(
+                    {"value": f"数值超过该指标单次上限 {bound}{self.metric.unit}。"}
+                )
 
 
 class PeriodFigure(models.Model):
@@ -351,7 +367,9 @@ class PeriodFigure(models.Model):
     metric = models.ForeignKey(
         Metric, verbose_name="指标", on_delete=models.PROTECT, related_name="period_figures"
     )
-    period = models.CharField("期间", max_length=7, help_text="如 2025、2025-H1、2025-Q4、2025-06。")
+    period = models.CharField(
+        "期间", max_length=7, help_text="如 2025、2025-H1、2025-Q4、2025-06。"
+    )
     period_start = models.DateField("期间开始", editable=False)
     period_end = models.DateField("期间结束", editable=False)
     value = models.DecimalField("数值", max_digits=14, decimal_places=2)
@@ -495,7 +513,9 @@ class Evidence(models.Model):
                 ),
                 name="evidence_has_one_owner",
             ),
-            models.CheckConstraint(condition=Q(kind__in=choice_values(EvidenceKind)), name="evidence_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=choice_values(EvidenceKind)), name="evidence_kind_valid"
+            ),
         ]
 
     def __str__(self):
@@ -517,7 +537,9 @@ class InspectionItem(models.Model):
         verbose_name_plural = "互检项目"
         ordering = ["order", "pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(max_score__gt=0), name="inspection_item_max_positive"),
+            models.CheckConstraint(
+                condition=Q(max_score__gt=0), name="inspection_item_max_positive"
+            ),
         ]
 
     def __str__(self):
@@ -656,7 +678,8 @@ class Rectification(Trashable):
         verbose_name_plural = "整改事项"
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=choice_values(RectificationStatus)), name="rectification_status_valid"
+                condition=Q(status__in=choice_values(RectificationStatus)),
+                name="rectification_status_valid",
             ),
             models.CheckConstraint(
                 condition=~Q(status__in=["done", "verified"]) | Q(done_at__isnull=False),
@@ -717,7 +740,9 @@ class Need(Trashable):
         verbose_name = "需求与困难"
         verbose_name_plural = "需求与困难"
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=choice_values(NeedStatus)), name="need_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=choice_values(NeedStatus)), name="need_status_valid"
+            ),
             models.CheckConstraint(condition=~Q(title=""), name="need_title_not_blank"),
         ]
 
@@ -763,13 +788,16 @@ class Commitment(Trashable):
         verbose_name_plural = "实事承诺"
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=choice_values(CommitmentStatus)), name="commitment_status_valid"
+                condition=Q(status__in=choice_values(CommitmentStatus)),
+                name="commitment_status_valid",
             ),
             models.CheckConstraint(
-                condition=Q(amount__isnull=True) | Q(amount__gte=0), name="commitment_amount_not_negative"
+                condition=Q(amount__isnull=True) | Q(amount__gte=0),
+                name="commitment_amount_not_negative",
             ),
             models.CheckConstraint(
-                condition=~Q(status="done") | Q(done_on__isnull=False), name="commitment_done_is_dated"
+                condition=~Q(status="done") | Q(done_on__isnull=False),
+                name="commitment_done_is_dated",
             ),
             models.CheckConstraint(condition=~Q(title=""), name="commitment_title_not_blank"),
         ]

@@ -126,7 +126,9 @@ def organization_q(user, prefix="", *, write=False):
     if not write and not scope.is_empty:
         partners = Pairing.objects.alive().filter(pairing_q(user))
         id_field = f"{prefix}pk__in" if prefix else "pk__in"
-        q |= Q(**{id_field: partners.values("helper_id")}) | Q(**{id_field: partners.values("helped_id")})
+        q |= Q(**{id_field: partners.values("helper_id")}) | Q(
+            **{id_field: partners.values("helped_id")}
+        )
     return q
 
 

@@ -167,7 +167,9 @@ class Member(Trashable):
     in_service = models.BooleanField(
         "在职党员", default=False, help_text="在机关、企事业单位在职的党员。"
     )
-    status = models.CharField("党员状态", max_length=20, choices=Status.choices, default=Status.FULL)
+    status = models.CharField(
+        "党员状态", max_length=20, choices=Status.choices, default=Status.FULL
+    )
     phone = models.CharField(
         "联系电话", max_length=20, blank=True, validators=[phone_validator], help_text="选填。"
     )
@@ -177,7 +179,9 @@ class Member(Trashable):
         verbose_name = "党员"
         verbose_name_plural = "党员"
         constraints = [
-            models.CheckConstraint(condition=Q(post__in=[p.value for p in Post]), name="member_post_valid"),
+            models.CheckConstraint(
+                condition=Q(post__in=[p.value for p in Post]), name="member_post_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in MemberStatus]), name="member_status_valid"
             ),
@@ -208,7 +212,10 @@ class Household(Trashable):
     """A village household that a member helps (帮扶户). Kept minimal: no ID numbers."""
 
     village = models.ForeignKey(
-        Organization, verbose_name="所在村党支部", on_delete=models.PROTECT, related_name="households"
+        Organization,
+        verbose_name="所在村党支部",
+        on_delete=models.PROTECT,
+        related_name="households",
     )
     head_name = models.CharField("户主姓名", max_length=50)
     group = models.CharField("村民小组", max_length=50, blank=True)
@@ -335,7 +342,8 @@ class Pairing(Trashable):
                 name="pairing_end_after_start",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=[s.value for s in PairingStatus]), name="pairing_status_valid"
+                condition=Q(status__in=[s.value for s in PairingStatus]),
+                name="pairing_status_valid",
             ),
             # At most one active pairing per two branches, whichever side helps.
             models.UniqueConstraint(
@@ -363,12 +371,19 @@ class Pairing(Trashable):
             errors["helped"] = "一个支部不能与自己结对。"
         if self.end_date and self.start_date and self.end_date < self.start_date:
             errors["end_date"] = "结束日期不能早于开始日期。"
-        for field, branch_id in (("helper_liaison", self.helper_id), ("helped_liaison", self.helped_id)):
+        for field, branch_id in (
+            ("helper_liaison", self.helper_id),
+            ("helped_liaison", self.helped_id),
+        ):
             member = getattr(self, field) if getattr(self, f"{field}_id") else None
             if member is not None and member.branch_id != branch_id:
                 errors[field] = "联络员必须是该方支部的党员。"
         if errors:
             raise ValidationError(errors)
+
+    def covers(self, day):
+        """Whether `day` lies within the pairing's start and end dates."""
+        return self.start_date <= day and (self.end_date is None or day <= self.end_date)
 
     @property
     def branch_ids(self):

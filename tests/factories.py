@@ -19,14 +19,14 @@ def make_county(**kwargs):
     n = _n()
     fields = {"code": f"C{n}", "name": f"测试县委{n}", "kind": "county", "sector": "other"}
     fields.update(kwargs)
-    return Organization.add_root(**fields)
+    return Organization.objects.add_root(fields)
 
 
 def make_org(parent, **kwargs):
     n = _n()
     fields = {"code": f"O{n}", "name": f"党组织{n}", "kind": "branch", "sector": "organ"}
     fields.update(kwargs)
-    return parent.add_child(**fields)
+    return Organization.objects.add_child(parent, fields)
 
 
 def make_branch(parent, sector="organ", **kwargs):
