@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
-PERIOD_RE = re.compile(r"^(?P<year>\d{4})(?:-(?:(?P<month>\d{2})|Q(?P<quarter>[1-4])|H(?P<half>[12])))?$")
+PERIOD_RE = re.compile(
+    r"^(?P<year>\d{4})(?:-(?:(?P<month>\d{2})|Q(?P<quarter>[1-4])|H(?P<half>[12])))?$"
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -44,7 +46,9 @@ class Period:
         start = datetime.date(year, first_month, 1)
         last_month = first_month + months - 1
         next_start = (
-            datetime.date(year + 1, 1, 1) if last_month == 12 else datetime.date(year, last_month + 1, 1)
+            datetime.date(year + 1, 1, 1)
+            if last_month == 12
+            else datetime.date(year, last_month + 1, 1)
         )
         return cls(start, next_start - datetime.timedelta(days=1), code)
 
