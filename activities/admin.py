@@ -17,7 +17,7 @@ from activities.models import (
     Regime,
     RegimeCadence,
 )
-from cobuild.admin_tools import HistoryAdmin, TrashAdmin
+from cobuild.admin_tools import HistoryAdmin, KeptRecordAdmin, TrashAdmin
 
 
 class RegimeCadenceInline(admin.TabularInline):
@@ -26,14 +26,11 @@ class RegimeCadenceInline(admin.TabularInline):
 
 
 @admin.register(Regime)
-class RegimeAdmin(HistoryAdmin):
+class RegimeAdmin(KeptRecordAdmin):
     list_display = ["name", "code", "short_name", "order", "is_active"]
     list_editable = ["order", "is_active"]
     search_fields = ["name", "code"]
     inlines = [RegimeCadenceInline]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RegimeCadence)
@@ -45,14 +42,11 @@ class RegimeCadenceAdmin(HistoryAdmin):
 
 
 @admin.register(Metric)
-class MetricAdmin(HistoryAdmin):
+class MetricAdmin(KeptRecordAdmin):
     list_display = ["name", "unit", "aggregation", "style", "max_value", "order", "is_active"]
     list_filter = ["aggregation", "style", "is_active"]
     list_editable = ["order", "is_active"]
     search_fields = ["name", "code"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ParticipationInline(admin.TabularInline):
@@ -76,6 +70,7 @@ class EvidenceInline(admin.TabularInline):
 
 @admin.register(Activity)
 class ActivityAdmin(TrashAdmin):
+    ordering = ["-date", "-pk"]
     list_display = ["title", "date", "pairing", "regime", "category", "status", "on_time"]
     list_filter = ["status", "regime", "category", "on_time"]
     search_fields = [
@@ -125,7 +120,7 @@ class PeriodFigureAdmin(HistoryAdmin):
 
 
 @admin.register(PeriodUnlock)
-class PeriodUnlockAdmin(HistoryAdmin):
+class PeriodUnlockAdmin(KeptRecordAdmin):
     list_display = ["branch", "period", "unlocked_by", "unlocked_at", "until"]
     search_fields = ["branch__name", "period"]
     autocomplete_fields = ["branch", "unlocked_by"]
@@ -161,6 +156,7 @@ class RectificationInline(admin.TabularInline):
 
 @admin.register(Inspection)
 class InspectionAdmin(TrashAdmin):
+    ordering = ["-year", "pk"]
     list_display = ["__str__", "pairing", "year", "date", "satisfaction"]
     list_filter = ["year", "satisfaction"]
     search_fields = ["pairing__code", "inspector__name", "inspected__name"]
@@ -178,6 +174,7 @@ class InspectionScoreAdmin(HistoryAdmin):
 
 @admin.register(Rectification)
 class RectificationAdmin(TrashAdmin):
+    ordering = ["due_date", "pk"]
     list_display = ["__str__", "inspection", "owner", "due_date", "status"]
     list_filter = ["status"]
     search_fields = ["description", "owner__name"]
@@ -188,6 +185,7 @@ class RectificationAdmin(TrashAdmin):
 
 @admin.register(Need)
 class NeedAdmin(TrashAdmin):
+    ordering = ["-raised_on", "-pk"]
     list_display = ["title", "pairing", "raised_by", "raised_on", "status"]
     list_filter = ["status"]
     search_fields = ["title", "pairing__code"]
@@ -197,6 +195,7 @@ class NeedAdmin(TrashAdmin):
 
 @admin.register(Commitment)
 class CommitmentAdmin(TrashAdmin):
+    ordering = ["due_date", "pk"]
     list_display = ["title", "pairing", "amount", "due_date", "status"]
     list_filter = ["status"]
     search_fields = ["title", "pairing__code"]

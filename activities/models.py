@@ -67,14 +67,19 @@ class RegimeCadence(models.Model):
         ordering = ["regime", "valid_from"]
         constraints = [
             models.UniqueConstraint(
-                fields=["regime", "valid_from"], name="regime_cadence_unique_from"
+                fields=["regime", "valid_from"],
+                name="regime_cadence_unique_from",
+                violation_error_message="该制度在同一生效日期已有频次设置。",
             ),
             models.CheckConstraint(
-                condition=Q(cadence__in=choice_values(Cadence)), name="regime_cadence_valid"
+                condition=Q(cadence__in=choice_values(Cadence)),
+                name="regime_cadence_valid",
+                violation_error_message="考核周期无效。",
             ),
             models.CheckConstraint(
                 condition=Q(cadence="none") | Q(required__gte=1),
                 name="regime_cadence_required_positive",
+                violation_error_message="需考核的制度每期至少1次。",
             ),
         ]
 
@@ -126,12 +131,17 @@ class Metric(models.Model):
             models.CheckConstraint(
                 condition=Q(aggregation__in=choice_values(Aggregation)),
                 name="metric_aggregation_valid",
+                violation_error_message="汇总方式无效。",
             ),
             models.CheckConstraint(
-                condition=Q(style__in=choice_values(NumberStyle)), name="metric_style_valid"
+                condition=Q(style__in=choice_values(NumberStyle)),
+                name="metric_style_valid",
+                violation_error_message="数字写法无效。",
             ),
             models.CheckConstraint(
-                condition=Q(max_value__isnull=True) | Q(max_value__gt=0), name="metric_max_positive"
+                condition=Q(max_value__isnull=True) | Q(max_value__gt=0),
+                name="metric_max_positive",
+                violation_error_message="单次上限必须大于0。",
             ),
         ]
 
@@ -249,26 +259,39 @@ class Activity(Trashable):
         verbose_name_plural = "活动"
         constraints = [
             models.CheckConstraint(
-                condition=Q(category__in=choice_values(Category)), name="activity_category_valid"
+                condition=Q(category__in=choice_values(Category)),
+                name="activity_category_valid",
+                violation_error_message="活动类别无效。",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=choice_values(ActivityStatus)), name="activity_status_valid"
+                condition=Q(status__in=choice_values(ActivityStatus)),
+                name="activity_status_valid",
+                violation_error_message="状态无效。",
             ),
             models.CheckConstraint(
                 condition=Q(status="draft") | Q(submitted_at__isnull=False, on_time__isnull=False),
                 name="activity_submitted_is_stamped",
+                violation_error_message="已提交的活动必须有提交时间和按时判定。",
             ),
             models.CheckConstraint(
                 condition=~Q(status="confirmed") | Q(confirmed_at__isnull=False),
                 name="activity_confirmed_is_stamped",
+                violation_error_message="已确认的活动必须有确认时间。",
             ),
             models.CheckConstraint(
                 condition=~Q(status="returned") | ~Q(return_reason=""),
                 name="activity_returned_has_reason",
+                violation_error_message="退回活动必须填写退回原因。",
             ),
-            models.CheckConstraint(condition=~Q(title=""), name="activity_title_not_blank"),
             models.CheckConstraint(
-                condition=Q(date__gte=datetime.date(2000, 1, 1)), name="activity_date_plausible"
+                condition=~Q(title=""),
+                name="activity_title_not_blank",
+                violation_error_message="活动主题不能为空。",
+            ),
+            models.CheckConstraint(
+                condition=Q(date__gte=datetime.date(2000, 1, 1)),
+                name="activity_date_plausible",
+                violation_error_message="活动日期不能早于2000年。",
             ),
         ]
         indexes = [
@@ -310,7 +333,11 @@ class Participation(models.Model):
         verbose_name = "参加党员"
         verbose_name_plural = "参加党员"
         constraints = [
-            models.UniqueConstraint(fields=["activity", "member"], name="participation_unique"),
+            models.UniqueConstraint(
+                fields=["activity", "member"],
+                name="participation_unique",
+                violation_error_message="该党员已在参加名单中。",
+            ),
         ]
         indexes = [models.Index(fields=["member", "activity"], name="participation_member")]
 
@@ -342,8 +369,16 @@ class Outcome(models.Model):
         verbose_name = "活动成效"
         verbose_name_plural = "活动成效"
         constraints = [
-            models.UniqueConstraint(fields=["activity", "metric"], name="outcome_unique_metric"),
-            models.CheckConstraint(condition=Q(value__gte=0), name="outcome_value_not_negative"),
+            models.UniqueConstraint(
+                fields=["activity", "metric"],
+                name="outcome_unique_metric",
+                violation_error_message="同一活动的同一指标只能填写一次。",
+            ),
+            models.CheckConstraint(
+                condition=Q(value__gte=0),
+                name="outcome_value_not_negative",
+                violation_error_message="数值不能为负数。",
+            ),
         ]
 
     def __str__(self):
@@ -388,11 +423,19 @@ class PeriodFigure(models.Model):
         verbose_name_plural = "期间统计数据"
         constraints = [
             models.UniqueConstraint(
-                fields=["organization", "metric", "period"], name="period_figure_unique"
+                fields=["organization", "metric", "period"],
+                name="period_figure_unique",
+                violation_error_message="该组织在该期间已有此指标的数据。",
             ),
-            models.CheckConstraint(condition=Q(value__gte=0), name="period_figure_not_negative"),
             models.CheckConstraint(
-                condition=Q(period_end__gte=F("period_start")), name="period_figure_span_valid"
+                condition=Q(value__gte=0),
+                name="period_figure_not_negative",
+                violation_error_message="数值不能为负数。",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=F("period_start")),
+                name="period_figure_span_valid",
+                violation_error_message="期间起止日期无效。",
             ),
         ]
         indexes = [
@@ -409,7 +452,7 @@ class PeriodFigure(models.Model):
 
     def clean(self):
         try:
-            Period.parse(self.period)
+            self.period = Period.parse(self.period).code
         except ValidationError as error:
             raise ValidationError({"period": error.messages}) from error
 
@@ -435,7 +478,11 @@ class PeriodUnlock(models.Model):
         verbose_name = "期间解锁记录"
         verbose_name_plural = "期间解锁记录"
         constraints = [
-            models.CheckConstraint(condition=~Q(reason=""), name="period_unlock_has_reason"),
+            models.CheckConstraint(
+                condition=~Q(reason=""),
+                name="period_unlock_has_reason",
+                violation_error_message="请填写解锁原因。",
+            ),
         ]
         indexes = [models.Index(fields=["branch", "period_start"], name="period_unlock_branch")]
 
@@ -446,6 +493,12 @@ class PeriodUnlock(models.Model):
         period = Period.parse(self.period)
         self.period, self.period_start, self.period_end = period.code, period.start, period.end
         super().save(*args, **kwargs)
+
+    def clean(self):
+        try:
+            self.period = Period.parse(self.period).code
+        except ValidationError as error:
+            raise ValidationError({"period": error.messages}) from error
 
 
 class EvidenceKind(models.TextChoices):
@@ -512,9 +565,12 @@ class Evidence(models.Model):
                     | Q(activity__isnull=True, commitment__isnull=True, rectification__isnull=False)
                 ),
                 name="evidence_has_one_owner",
+                violation_error_message="佐证材料必须且只能属于一条活动、实事承诺或整改事项。",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=choice_values(EvidenceKind)), name="evidence_kind_valid"
+                condition=Q(kind__in=choice_values(EvidenceKind)),
+                name="evidence_kind_valid",
+                violation_error_message="材料类型无效。",
             ),
         ]
 
@@ -538,7 +594,9 @@ class InspectionItem(models.Model):
         ordering = ["order", "pk"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(max_score__gt=0), name="inspection_item_max_positive"
+                condition=Q(max_score__gt=0),
+                name="inspection_item_max_positive",
+                violation_error_message="满分必须大于0。",
             ),
         ]
 
@@ -586,16 +644,20 @@ class Inspection(Trashable):
         verbose_name_plural = "党建互检"
         constraints = [
             models.CheckConstraint(
-                condition=~Q(inspector=F("inspected")), name="inspection_not_self"
+                condition=~Q(inspector=F("inspected")),
+                name="inspection_not_self",
+                violation_error_message="检查方和被检查方不能相同。",
             ),
             models.CheckConstraint(
                 condition=Q(satisfaction__in=["", *choice_values(Satisfaction)]),
                 name="inspection_satisfaction_valid",
+                violation_error_message="满意度无效。",
             ),
             models.UniqueConstraint(
                 fields=["pairing", "year", "inspector"],
                 condition=Q(deleted_at__isnull=True),
                 name="inspection_once_a_year_per_side",
+                violation_error_message="该方本年度已对这个共建对子做过互检。",
             ),
         ]
 
@@ -612,6 +674,14 @@ class Inspection(Trashable):
                 errors["inspected"] = "被检查方必须是该共建对子的一方。"
         if self.date and self.year and self.date.year != self.year:
             errors["date"] = "检查日期必须在所填年度之内。"
+        if "inspector" not in errors and self.pairing_id and self.inspector_id and self.year:
+            # The database refuses a second one (inspection_once_a_year_per_side), but a form
+            # cannot check that constraint: its condition reads deleted_at, which no form edits.
+            same = Inspection.objects.alive().filter(
+                pairing=self.pairing_id, year=self.year, inspector=self.inspector_id
+            )
+            if not self.in_trash and same.exclude(pk=self.pk).exists():
+                errors["inspector"] = "该方本年度已对这个共建对子做过互检。"
         if errors:
             raise ValidationError(errors)
 
@@ -631,8 +701,16 @@ class InspectionScore(models.Model):
         verbose_name = "互检得分"
         verbose_name_plural = "互检得分"
         constraints = [
-            models.UniqueConstraint(fields=["inspection", "item"], name="inspection_score_unique"),
-            models.CheckConstraint(condition=Q(score__gte=0), name="inspection_score_not_negative"),
+            models.UniqueConstraint(
+                fields=["inspection", "item"],
+                name="inspection_score_unique",
+                violation_error_message="同一互检的同一项目只能评分一次。",
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=0),
+                name="inspection_score_not_negative",
+                violation_error_message="得分不能为负数。",
+            ),
         ]
 
     def __str__(self):
@@ -680,16 +758,23 @@ class Rectification(Trashable):
             models.CheckConstraint(
                 condition=Q(status__in=choice_values(RectificationStatus)),
                 name="rectification_status_valid",
+                violation_error_message="状态无效。",
             ),
             models.CheckConstraint(
                 condition=~Q(status__in=["done", "verified"]) | Q(done_at__isnull=False),
                 name="rectification_done_is_dated",
+                violation_error_message="已完成的整改事项必须填写完成日期。",
             ),
             models.CheckConstraint(
                 condition=~Q(status="verified") | Q(verified_at__isnull=False),
                 name="rectification_verified_is_dated",
+                violation_error_message="已验收的整改事项必须填写验收日期。",
             ),
-            models.CheckConstraint(condition=~Q(description=""), name="rectification_not_blank"),
+            models.CheckConstraint(
+                condition=~Q(description=""),
+                name="rectification_not_blank",
+                violation_error_message="整改事项不能为空。",
+            ),
         ]
         indexes = [models.Index(fields=["status", "due_date"], name="rectification_status_due")]
 
@@ -741,9 +826,15 @@ class Need(Trashable):
         verbose_name_plural = "需求与困难"
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=choice_values(NeedStatus)), name="need_status_valid"
+                condition=Q(status__in=choice_values(NeedStatus)),
+                name="need_status_valid",
+                violation_error_message="状态无效。",
             ),
-            models.CheckConstraint(condition=~Q(title=""), name="need_title_not_blank"),
+            models.CheckConstraint(
+                condition=~Q(title=""),
+                name="need_title_not_blank",
+                violation_error_message="需求或困难不能为空。",
+            ),
         ]
 
     def __str__(self):
@@ -790,16 +881,23 @@ class Commitment(Trashable):
             models.CheckConstraint(
                 condition=Q(status__in=choice_values(CommitmentStatus)),
                 name="commitment_status_valid",
+                violation_error_message="状态无效。",
             ),
             models.CheckConstraint(
                 condition=Q(amount__isnull=True) | Q(amount__gte=0),
                 name="commitment_amount_not_negative",
+                violation_error_message="金额不能为负数。",
             ),
             models.CheckConstraint(
                 condition=~Q(status="done") | Q(done_on__isnull=False),
                 name="commitment_done_is_dated",
+                violation_error_message="已办结的实事必须填写办结日期。",
             ),
-            models.CheckConstraint(condition=~Q(title=""), name="commitment_title_not_blank"),
+            models.CheckConstraint(
+                condition=~Q(title=""),
+                name="commitment_title_not_blank",
+                violation_error_message="实事内容不能为空。",
+            ),
         ]
         indexes = [models.Index(fields=["status", "due_date"], name="commitment_status_due")]
 

@@ -24,6 +24,7 @@ class AssignmentInline(admin.TabularInline):
 
 @admin.register(Member)
 class MemberAdmin(TrashAdmin):
+    ordering = ["code"]
     list_display = ["name", "code", "branch", "post", "in_service", "status", "masked_phone"]
     list_filter = ["post", "in_service", "status", "gender"]
     search_fields = ["name", "code", "branch__name"]
@@ -44,6 +45,7 @@ class HelpPairingInline(admin.TabularInline):
 
 @admin.register(Household)
 class HouseholdAdmin(TrashAdmin):
+    ordering = ["village__path", "head_name", "pk"]
     list_display = ["head_name", "village", "group", "size"]
     search_fields = ["head_name", "village__name"]
     autocomplete_fields = ["village"]
@@ -62,6 +64,7 @@ class HelpPairingAdmin(TrashAdmin):
 
 @admin.register(Pairing)
 class PairingAdmin(TrashAdmin):
+    ordering = ["code"]
     list_display = ["code", "helper", "helped", "start_date", "end_date", "status"]
     list_filter = ["status", "helper__sector", "helped__sector"]
     search_fields = ["code", "helper__name", "helped__name"]

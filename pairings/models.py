@@ -115,13 +115,25 @@ class Organization(Trashable, MP_Node):
         verbose_name_plural = "党组织"
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=[k.value for k in OrgKind]), name="organization_kind_valid"
+                condition=Q(kind__in=[k.value for k in OrgKind]),
+                name="organization_kind_valid",
+                violation_error_message="组织类别无效。",
             ),
             models.CheckConstraint(
-                condition=Q(sector__in=[s.value for s in Sector]), name="organization_sector_valid"
+                condition=Q(sector__in=[s.value for s in Sector]),
+                name="organization_sector_valid",
+                violation_error_message="所属领域无效。",
             ),
-            models.CheckConstraint(condition=~Q(code=""), name="organization_code_not_blank"),
-            models.CheckConstraint(condition=Q(depth__lte=6), name="organization_depth_at_most_6"),
+            models.CheckConstraint(
+                condition=~Q(code=""),
+                name="organization_code_not_blank",
+                violation_error_message="组织编码不能为空。",
+            ),
+            models.CheckConstraint(
+                condition=Q(depth__lte=6),
+                name="organization_depth_at_most_6",
+                violation_error_message="组织层级不能超过6级。",
+            ),
         ]
         indexes = [models.Index(fields=["kind", "sector"], name="organization_kind_sector")]
 
@@ -180,15 +192,25 @@ class Member(Trashable):
         verbose_name_plural = "党员"
         constraints = [
             models.CheckConstraint(
-                condition=Q(post__in=[p.value for p in Post]), name="member_post_valid"
+                condition=Q(post__in=[p.value for p in Post]),
+                name="member_post_valid",
+                violation_error_message="党内职务无效。",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=[s.value for s in MemberStatus]), name="member_status_valid"
+                condition=Q(status__in=[s.value for s in MemberStatus]),
+                name="member_status_valid",
+                violation_error_message="党员状态无效。",
             ),
             models.CheckConstraint(
-                condition=Q(gender__in=["", *[g.value for g in Gender]]), name="member_gender_valid"
+                condition=Q(gender__in=["", *[g.value for g in Gender]]),
+                name="member_gender_valid",
+                violation_error_message="性别无效。",
             ),
-            models.CheckConstraint(condition=~Q(name=""), name="member_name_not_blank"),
+            models.CheckConstraint(
+                condition=~Q(name=""),
+                name="member_name_not_blank",
+                violation_error_message="姓名不能为空。",
+            ),
         ]
         indexes = [models.Index(fields=["branch", "name"], name="member_branch_name")]
 
@@ -227,9 +249,15 @@ class Household(Trashable):
         verbose_name = "帮扶户"
         verbose_name_plural = "帮扶户"
         constraints = [
-            models.CheckConstraint(condition=~Q(head_name=""), name="household_head_not_blank"),
             models.CheckConstraint(
-                condition=Q(size__isnull=True) | Q(size__gte=1), name="household_size_positive"
+                condition=~Q(head_name=""),
+                name="household_head_not_blank",
+                violation_error_message="户主姓名不能为空。",
+            ),
+            models.CheckConstraint(
+                condition=Q(size__isnull=True) | Q(size__gte=1),
+                name="household_size_positive",
+                violation_error_message="家庭人口至少为1人。",
             ),
         ]
 
@@ -257,9 +285,12 @@ class HelpPairing(Trashable):
             models.CheckConstraint(
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
                 name="help_pairing_end_after_start",
+                violation_error_message="结束日期不能早于开始日期。",
             ),
             models.UniqueConstraint(
-                fields=["member", "household", "start_date"], name="help_pairing_unique_start"
+                fields=["member", "household", "start_date"],
+                name="help_pairing_unique_start",
+                violation_error_message="该党员与该户在同一开始日期已有结对。",
             ),
         ]
 
@@ -335,15 +366,19 @@ class Pairing(Trashable):
         verbose_name_plural = "共建对子"
         constraints = [
             models.CheckConstraint(
-                condition=~Q(helper=F("helped")), name="pairing_not_with_itself"
+                condition=~Q(helper=F("helped")),
+                name="pairing_not_with_itself",
+                violation_error_message="一个支部不能与自己结对。",
             ),
             models.CheckConstraint(
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
                 name="pairing_end_after_start",
+                violation_error_message="结束日期不能早于开始日期。",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in PairingStatus]),
                 name="pairing_status_valid",
+                violation_error_message="状态无效。",
             ),
             # At most one active pairing per two branches, whichever side helps.
             models.UniqueConstraint(
@@ -351,6 +386,7 @@ class Pairing(Trashable):
                 Greatest("helper", "helped"),
                 condition=Q(status="active", deleted_at__isnull=True),
                 name="pairing_one_active_per_two_branches",
+                violation_error_message="这两个支部之间已有进行中的共建对子。",
             ),
         ]
         indexes = [
@@ -371,6 +407,8 @@ class Pairing(Trashable):
             errors["helped"] = "一个支部不能与自己结对。"
         if self.end_date and self.start_date and self.end_date < self.start_date:
             errors["end_date"] = "结束日期不能早于开始日期。"
+        if "helped" not in errors and self.clashes_with_an_active_pairing():
+            errors["helped"] = "这两个支部之间已有进行中的共建对子。"
         for field, branch_id in (
             ("helper_liaison", self.helper_id),
             ("helped_liaison", self.helped_id),
@@ -380,6 +418,25 @@ class Pairing(Trashable):
                 errors[field] = "联络员必须是该方支部的党员。"
         if errors:
             raise ValidationError(errors)
+
+    def clashes_with_an_active_pairing(self):
+        """Whether this pairing, if active, would be a second active one between its branches.
+
+        The database refuses that (pairing_one_active_per_two_branches), but a form cannot
+        check the constraint: its condition reads deleted_at, which no form edits.
+        """
+        if (
+            self.status != self.Status.ACTIVE
+            or self.in_trash
+            or not self.helper_id
+            or not self.helped_id
+        ):
+            return False
+        pair = Q(helper=self.helper_id, helped=self.helped_id) | Q(
+            helper=self.helped_id, helped=self.helper_id
+        )
+        others = Pairing.objects.alive().filter(pair, status=self.Status.ACTIVE)
+        return others.exclude(pk=self.pk).exists()
 
     def covers(self, day):
         """Whether `day` lies within the pairing's start and end dates."""
@@ -423,10 +480,14 @@ class Assignment(models.Model):
         verbose_name_plural = "角色分配"
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "organization", "role"], name="assignment_unique"
+                fields=["user", "organization", "role"],
+                name="assignment_unique",
+                violation_error_message="该用户在该党组织已有此角色。",
             ),
             models.CheckConstraint(
-                condition=Q(role__in=[r.value for r in Role]), name="assignment_role_valid"
+                condition=Q(role__in=[r.value for r in Role]),
+                name="assignment_role_valid",
+                violation_error_message="角色无效。",
             ),
         ]
 

@@ -1,12 +1,34 @@
 """Small `make_*` helpers for tests: each makes one valid row, with overrides by keyword."""
 
+import base64
 import datetime
 import itertools
+from decimal import Decimal
 
 from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
 
-from activities.models import Activity, Metric, Regime
-from pairings.models import Assignment, Member, Organization, Pairing
+from activities.models import (
+    Activity,
+    Commitment,
+    Evidence,
+    Inspection,
+    Metric,
+    Need,
+    Outcome,
+    PeriodFigure,
+    PeriodUnlock,
+    Rectification,
+    Regime,
+)
+from pairings.models import (
+    Assignment,
+    HelpPairing,
+    Household,
+    Member,
+    Organization,
+    Pairing,
+)
 
 _seq = itertools.count(1)
 
@@ -75,3 +97,116 @@ def make_user(username=None, *, role=None, org=None, **kwargs):
 
 def metric(code):
     return Metric.objects.get(code=code)
+
+
+# A 1×1 greyscale PNG: the smallest real image an evidence row can carry.
+TINY_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGP4DwABAQEAsTj2FAAAAABJRU5ErkJggg=="
+)
+
+
+def make_household(village, **kwargs):
+    fields = {"village": village, "head_name": f"户主{_n()}", "size": 4}
+    fields.update(kwargs)
+    return Household.objects.create(**fields)
+
+
+def make_help_pairing(member, household, **kwargs):
+    fields = {"member": member, "household": household, "start_date": datetime.date(2024, 1, 1)}
+    fields.update(kwargs)
+    return HelpPairing.objects.create(**fields)
+
+
+def make_outcome(activity, metric_code="training", value="30", **kwargs):
+    fields = {"activity": activity, "metric": metric(metric_code), "value": Decimal(value)}
+    fields.update(kwargs)
+    return Outcome.objects.create(**fields)
+
+
+def make_inspection(pairing, *, inspector=None, year=2025, **kwargs):
+    """An inspection with the 年度党建互检 activity that records it."""
+    inspector = inspector or pairing.helper
+    date = kwargs.pop("date", datetime.date(year, 6, 10))
+    activity = kwargs.pop("activity", None) or make_activity(
+        pairing,
+        regime=Regime.objects.get(code="mutual_inspection"),
+        category="inspection",
+        date=date,
+        title=f"{year}年度党建互检",
+        logged_by_branch=inspector,
+    )
+    fields = {
+        "pairing": pairing,
+        "activity": activity,
+        "year": year,
+        "inspector": inspector,
+        "inspected": pairing.partner_of(inspector),
+        "date": date,
+    }
+    fields.update(kwargs)
+    return Inspection.objects.create(**fields)
+
+
+def make_rectification(inspection, **kwargs):
+    fields = {
+        "inspection": inspection,
+        "description": f"整改事项{_n()}：完善台账资料",
+        "due_date": datetime.date(2025, 9, 30),
+    }
+    fields.update(kwargs)
+    return Rectification.objects.create(**fields)
+
+
+def make_need(pairing, **kwargs):
+    fields = {"pairing": pairing, "title": f"需求{_n()}：修缮灌溉水渠", "raised_by": pairing.helped}
+    fields.update(kwargs)
+    return Need.objects.create(**fields)
+
+
+def make_commitment(pairing, **kwargs):
+    fields = {
+        "pairing": pairing,
+        "title": f"实事{_n()}：修缮灌溉水渠",
+        "amount": Decimal("5000"),
+        "due_date": datetime.date(2025, 12, 31),
+    }
+    fields.update(kwargs)
+    return Commitment.objects.create(**fields)
+
+
+def make_evidence(*, activity=None, commitment=None, rectification=None, **kwargs):
+    """A photo attached to exactly one owner; the file lands in MEDIA_ROOT."""
+    fields = {
+        "activity": activity,
+        "commitment": commitment,
+        "rectification": rectification,
+        "file": ContentFile(TINY_PNG, name="photo.png"),
+        "original_name": "photo.png",
+        "content_type": "image/png",
+        "size": len(TINY_PNG),
+    }
+    fields.update(kwargs)
+    return Evidence.objects.create(**fields)
+
+
+def make_period_figure(organization, metric_code="rubber_area", period="2025", **kwargs):
+    fields = {
+        "organization": organization,
+        "metric": metric(metric_code),
+        "period": period,
+        "value": Decimal("1200"),
+    }
+    fields.update(kwargs)
+    return PeriodFigure.objects.create(**fields)
+
+
+def make_period_unlock(branch, unlocked_by, period="2025-03", **kwargs):
+    fields = {
+        "branch": branch,
+        "period": period,
+        "reason": "补录遗漏的活动记录",
+        "unlocked_by": unlocked_by,
+        "until": datetime.date(2025, 6, 30),
+    }
+    fields.update(kwargs)
+    return PeriodUnlock.objects.create(**fields)
