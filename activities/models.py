@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -302,6 +303,9 @@ class Activity(Trashable):
 
     def __str__(self):
         return f"{self.date} {self.title}"
+
+    def get_absolute_url(self):
+        return reverse("activities:detail", args=[self.pk])
 
     def clean(self):
         errors = {}
@@ -769,6 +773,13 @@ class Rectification(Trashable):
                 condition=~Q(status="verified") | Q(verified_at__isnull=False),
                 name="rectification_verified_is_dated",
                 violation_error_message="已验收的整改事项必须填写验收日期。",
+            ),
+            models.CheckConstraint(
+                condition=Q(verified_at__isnull=True)
+                | Q(done_at__isnull=True)
+                | Q(verified_at__gte=F("done_at")),
+                name="rectification_verified_after_done",
+                violation_error_message="验收日期不能早于完成日期。",
             ),
             models.CheckConstraint(
                 condition=~Q(description=""),

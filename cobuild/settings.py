@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "django_htmx",
     "treebeard",
     "simple_history",
@@ -52,6 +53,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "cobuild.urls"
+# Form widgets may use the project's templates (the participant picker does).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 WSGI_APPLICATION = "cobuild.wsgi.application"
 
 TEMPLATES = [
@@ -104,6 +107,8 @@ TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 FORMAT_MODULE_PATH = ["cobuild.formats"]
+# A few Django strings that Django's own catalogue does not translate yet (the .mo is committed).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -118,6 +123,25 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# With S3_BUCKET set, evidence goes to an S3-compatible object store (MinIO, OSS, COS …) in a
+# private bucket instead; it is still served only through the scoped download views.
+S3_BUCKET = env.str("S3_BUCKET", default="")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env.str("S3_ENDPOINT_URL"),
+            "access_key": env.str("S3_ACCESS_KEY_ID"),
+            "secret_key": env.str("S3_SECRET_ACCESS_KEY"),
+            "region_name": env.str("S3_REGION", default="") or None,
+            "default_acl": None,  # no ACL header: objects stay as private as the bucket
+            "querystring_auth": True,  # any URL made for a file is signed and soon expires
+            "querystring_expire": 300,
+            "signature_version": "s3v4",
+            "file_overwrite": False,
+        },
+    }
 
 # Content Security Policy with per-request nonces: no inline script anywhere.
 SECURE_CSP = {
@@ -175,4 +199,7 @@ COBUILD = {
     "GRACE_DAYS": env.int("COBUILD_GRACE_DAYS", default=10),
     # Days after a period's end (beyond which its activities are read-only for secretaries).
     "LOCK_DELAY_DAYS": env.int("COBUILD_LOCK_DELAY_DAYS", default=30),
+    # Evidence uploads: the largest file accepted, and how many files one record may hold.
+    "EVIDENCE_MAX_BYTES": env.int("COBUILD_EVIDENCE_MAX_BYTES", default=10 * 1024 * 1024),
+    "EVIDENCE_MAX_FILES": env.int("COBUILD_EVIDENCE_MAX_FILES", default=9),
 }

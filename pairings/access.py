@@ -40,12 +40,17 @@ PAIRING_SCOPED = {
     ],
 }
 ORGANIZATION_SCOPED = {
-    "pairings.organization": "",
-    "pairings.member": "branch__",
-    "pairings.household": "village__",
-    "pairings.helppairing": "household__village__",
-    "activities.periodfigure": "organization__",
-    "activities.periodunlock": "branch__",
+    "pairings.organization": [""],
+    "pairings.member": ["branch__"],
+    "pairings.household": ["village__"],
+    # One-helps-one: the household's village, or the helping member's own branch.
+    "pairings.helppairing": ["household__village__", "member__branch__"],
+    "pairings.householdvisit": [
+        "help_pairing__household__village__",
+        "help_pairing__member__branch__",
+    ],
+    "activities.periodfigure": ["organization__"],
+    "activities.periodunlock": ["branch__"],
 }
 
 
@@ -132,16 +137,35 @@ def organization_q(user, prefix="", *, write=False):
     return q
 
 
+def _alive_chain_q(model, prefix):
+    """Every row on the way from `model` through `prefix` is out of the trash."""
+    q = Q()
+    path = ""
+    for name in prefix.removesuffix("__").split("__") if prefix else []:
+        model = model._meta.get_field(name).related_model
+        path += f"{name}__"
+        if any(f.name == "deleted_at" for f in model._meta.fields):
+            q &= Q(**{f"{path}deleted_at__isnull": True})
+    return q
+
+
 def _scope_q(user, model, *, write):
+    """Rows reached through any of the model's routes to a pairing or organization in scope.
+
+    Along a route, every owner must be out of the trash: the evidence of an activity in the
+    trash, or the activities of a pairing in the trash, are out of everyone's scope.
+    """
     label = model._meta.label_lower
     if label in PAIRING_SCOPED:
-        q = Q(pk__in=[])
-        for prefix in PAIRING_SCOPED[label]:
-            q |= pairing_q(user, prefix, write=write)
-        return q
-    if label in ORGANIZATION_SCOPED:
-        return organization_q(user, ORGANIZATION_SCOPED[label], write=write)
-    raise LookupError(f"No scope rule for {label}")
+        routes, scope_of_route = PAIRING_SCOPED[label], pairing_q
+    elif label in ORGANIZATION_SCOPED:
+        routes, scope_of_route = ORGANIZATION_SCOPED[label], organization_q
+    else:
+        raise LookupError(f"No scope rule for {label}")
+    q = Q(pk__in=[])
+    for prefix in routes:
+        q |= scope_of_route(user, prefix, write=write) & _alive_chain_q(model, prefix)
+    return q
 
 
 def _alive(queryset):
@@ -168,12 +192,31 @@ def writable(user, queryset):
     return _alive(queryset).filter(_scope_q(user, queryset.model, write=True))
 
 
+def trashed(user, queryset):
+    """Rows in the trash that the user may restore: county staff, within their scope."""
+    if not is_county_staff(user):
+        return queryset.none()
+    return queryset.trashed().filter(_scope_q(user, queryset.model, write=True))
+
+
 def get_for_user(user, queryset, *, write=False, **lookup):
     """One object the user may read (else 404); with write=True, also change (else 403)."""
     obj = get_object_or_404(readable(user, queryset), **lookup)
     if write and not writable(user, queryset).filter(pk=obj.pk).exists():
         raise PermissionDenied("您只能查看，无权修改。")
     return obj
+
+
+def supervising_org_id(user, pairing):
+    """The deepest organization over `pairing` where the user is county staff or supervisor."""
+    paths = (pairing.helper.path, pairing.helped.path)
+    best = None
+    for org_id, path in Assignment.objects.filter(
+        user=user, role__in=[Role.COUNTY_STAFF, Role.SUPERVISOR]
+    ).values_list("organization_id", "organization__path"):
+        if any(p.startswith(path) for p in paths) and (best is None or len(path) > len(best[1])):
+            best = (org_id, path)
+    return best[0] if best else None
 
 
 def can_write(user, obj):
@@ -190,3 +233,52 @@ def visible_pairings(user):
 
 def visible_members(user):
     return readable(user, Member.objects.select_related("branch"))
+
+
+def oversees(user, pairing):
+    """Whether the user changes this pairing as county staff or supervisor (not as secretary)."""
+    paths = scope_of(user).write_paths
+    return any(
+        branch.path.startswith(path)
+        for path in paths
+        for branch in (pairing.helper, pairing.helped)
+    )
+
+
+def is_county_staff(user):
+    return Role.COUNTY_STAFF in scope_of(user).roles
+
+
+@dataclass(frozen=True)
+class ActivityPermissions:
+    edit: bool = False
+    confirm: bool = False
+    trash: bool = False
+    restore: bool = False
+
+
+def activity_permissions(user, activity, *, locked):
+    """What the user may do with an activity they can read.
+
+    The logging side edits and submits drafts and returned activities; the other side confirms or
+    returns what was submitted; supervisors and county staff over the pairing may do both, also in
+    a locked period. Secretaries cannot change a locked period. Only county staff restore.
+    """
+    scope = scope_of(user)
+    over = oversees(user, activity.pairing)
+    own = scope.write_branches
+    logger_side = activity.logged_by_branch_id in own
+    partner_side = bool((activity.pairing.branch_ids - {activity.logged_by_branch_id}) & own)
+    open_for_user = over or not locked
+    Status = type(activity).Status
+    editable = activity.status in (Status.DRAFT, Status.RETURNED)
+    if activity.in_trash:
+        return ActivityPermissions(restore=is_county_staff(user) and over)
+    return ActivityPermissions(
+        edit=editable and (logger_side or over) and open_for_user,
+        confirm=activity.status == Status.SUBMITTED and (partner_side or over) and open_for_user,
+        trash=(
+            (editable and logger_side and not locked)
+            or (over and (activity.status != Status.CONFIRMED or is_county_staff(user)))
+        ),
+    )

@@ -5,7 +5,15 @@ from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
 from cobuild.admin_tools import HistoryAdmin, TrashAdmin
-from pairings.models import Assignment, HelpPairing, Household, Member, Organization, Pairing
+from pairings.models import (
+    Assignment,
+    HelpPairing,
+    Household,
+    HouseholdVisit,
+    Member,
+    Organization,
+    Pairing,
+)
 
 
 @admin.register(Organization)
@@ -53,13 +61,32 @@ class HouseholdAdmin(TrashAdmin):
     inlines = [HelpPairingInline]
 
 
+class HouseholdVisitInline(admin.TabularInline):
+    model = HouseholdVisit
+    extra = 0
+    exclude = ["deleted_at", "deleted_by"]
+    autocomplete_fields = ["created_by"]
+
+
+@admin.register(HouseholdVisit)
+class HouseholdVisitAdmin(TrashAdmin):
+    ordering = ["-date", "-pk"]
+    list_display = ["date", "help_pairing", "help_given"]
+    search_fields = ["help_pairing__member__name", "help_pairing__household__head_name", "summary"]
+    autocomplete_fields = ["help_pairing", "created_by"]
+    list_select_related = ["help_pairing__member", "help_pairing__household__village"]
+    date_hierarchy = "date"
+
+
 @admin.register(HelpPairing)
 class HelpPairingAdmin(TrashAdmin):
+    ordering = ["-start_date", "pk"]
     list_display = ["member", "household", "start_date", "end_date"]
     search_fields = ["member__name", "household__head_name"]
     autocomplete_fields = ["member", "household"]
     list_select_related = ["member", "household__village"]
     date_hierarchy = "start_date"
+    inlines = [HouseholdVisitInline]
 
 
 @admin.register(Pairing)

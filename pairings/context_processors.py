@@ -2,8 +2,14 @@ from pairings import access
 
 
 def roles(request):
-    """The signed-in user's roles, for navigation."""
+    """What the signed-in user's roles allow, for navigation."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"user_roles": access.roles_of(user)}
+    scope = access.scope_of(user)
+    return {
+        "user_roles": {
+            "can_read": not scope.is_empty,
+            "county_staff": access.Role.COUNTY_STAFF in scope.roles,
+        }
+    }

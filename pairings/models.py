@@ -297,6 +297,46 @@ class HelpPairing(Trashable):
     def __str__(self):
         return f"{self.member} → {self.household}"
 
+    def covers(self, day):
+        return self.start_date <= day and (self.end_date is None or day <= self.end_date)
+
+
+class HouseholdVisit(Trashable):
+    """A visit by the helping member to the household (一帮一走访), logged like an activity."""
+
+    help_pairing = models.ForeignKey(
+        HelpPairing, verbose_name="一帮一结对", on_delete=models.PROTECT, related_name="visits"
+    )
+    date = models.DateField("走访日期")
+    summary = models.TextField("走访情况", help_text="了解到的困难、送去的帮助、商定的下一步。")
+    help_given = models.CharField(
+        "帮扶内容", max_length=200, blank=True, help_text="如：送去化肥2袋、联系就业岗位。"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="登记人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "一帮一走访"
+        verbose_name_plural = "一帮一走访"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(summary=""),
+                name="household_visit_summary_not_blank",
+                violation_error_message="请填写走访情况。",
+            ),
+        ]
+        indexes = [models.Index(fields=["help_pairing", "date"], name="household_visit_date")]
+
+    def __str__(self):
+        return f"{self.date} 走访{self.help_pairing.household}"
+
 
 class PairingQuerySet(TrashQuerySet):
     def with_branches(self):

@@ -2,11 +2,13 @@ from django.db.models import Count, Q
 from django.shortcuts import render
 from django.utils import timezone
 
-from activities.models import Activity
+from activities import compliance
+from activities.models import Activity, Commitment, Need, Rectification
 from pairings import access
 from pairings.models import Assignment, Member, Organization
 
 Role = Assignment.Role
+LIST_LIMIT = 10
 
 
 def scope_summary(user):
@@ -31,25 +33,58 @@ def scope_summary(user):
     }
 
 
+def secretary_home(user, today):
+    """What a branch secretary has to do: a fixed number of queries, whatever the data."""
+    own = access.scope_of(user).write_branches
+    pairings = list(
+        access.visible_pairings(user)
+        .filter(Q(helper__in=own) | Q(helped__in=own))
+        .order_by("status", "start_date")
+    )
+    activities = access.readable(user, Activity.objects.for_list()).filter(pairing__in=pairings)
+    waiting = activities.filter(status=Activity.Status.SUBMITTED).exclude(logged_by_branch__in=own)
+    mine = activities.filter(logged_by_branch__in=own)
+    open_needs = access.readable(user, Need.objects.select_related("pairing")).filter(
+        pairing__in=pairings, status__in=[Need.Status.OPEN, Need.Status.COMMITTED]
+    )
+    open_commitments = access.readable(user, Commitment.objects.select_related("pairing")).filter(
+        pairing__in=pairings,
+        status__in=[Commitment.Status.PLANNED, Commitment.Status.IN_PROGRESS],
+    )
+    overdue_rectifications = access.readable(
+        user, Rectification.objects.select_related("inspection__inspected", "owner")
+    ).filter(
+        inspection__pairing__in=pairings,
+        inspection__deleted_at__isnull=True,
+        status__in=[Rectification.Status.OPEN, Rectification.Status.IN_PROGRESS],
+        due_date__lt=today,
+    )
+    statuses = compliance.current_status(pairings, today)
+    return {
+        "my_pairings": [(p, statuses.get(p.pk, [])) for p in pairings],
+        "waiting": list(waiting.order_by("submitted_at")[:LIST_LIMIT]),
+        "returned": list(
+            mine.filter(status=Activity.Status.RETURNED).order_by("-date")[:LIST_LIMIT]
+        ),
+        "drafts": list(mine.filter(status=Activity.Status.DRAFT).order_by("-date")[:LIST_LIMIT]),
+        "open_needs": list(open_needs.order_by("raised_on")[:LIST_LIMIT]),
+        "open_commitments": list(open_commitments.order_by("due_date")[:LIST_LIMIT]),
+        "overdue_rectifications": list(overdue_rectifications.order_by("due_date")[:LIST_LIMIT]),
+    }
+
+
 def home(request):
     user = request.user
     roles = access.roles_of(user)
+    today = timezone.localdate()
     context = {
         "assignments": Assignment.objects.filter(user=user).select_related("organization"),
         "roles": roles,
         "Role": Role,
+        "today": today,
     }
-    if roles & {Role.COUNTY_STAFF, Role.SUPERVISOR, Role.VIEWER, Role.SECRETARY}:
+    if roles & {Role.COUNTY_STAFF, Role.SUPERVISOR, Role.VIEWER}:
         context["summary"] = scope_summary(user)
     if Role.SECRETARY in roles:
-        scope = access.scope_of(user)
-        context["my_pairings"] = (
-            access.visible_pairings(user)
-            .filter(Q(helper__in=scope.read_branches) | Q(helped__in=scope.read_branches))
-            .order_by("status", "start_date")
-        )
-        waiting = access.readable(user, Activity.objects.all()).exclude(
-            logged_by_branch__in=scope.read_branches
-        )
-        context["waiting_count"] = waiting.filter(status=Activity.Status.SUBMITTED).count()
+        context.update(secretary_home(user, today))
     return render(request, "reports/home.html", context)

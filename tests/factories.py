@@ -25,6 +25,7 @@ from pairings.models import (
     Assignment,
     HelpPairing,
     Household,
+    HouseholdVisit,
     Member,
     Organization,
     Pairing,
@@ -115,6 +116,16 @@ def make_help_pairing(member, household, **kwargs):
     fields = {"member": member, "household": household, "start_date": datetime.date(2024, 1, 1)}
     fields.update(kwargs)
     return HelpPairing.objects.create(**fields)
+
+
+def make_household_visit(help_pairing, **kwargs):
+    fields = {
+        "help_pairing": help_pairing,
+        "date": datetime.date(2025, 3, 5),
+        "summary": "了解春耕准备情况，送去化肥两袋。",
+    }
+    fields.update(kwargs)
+    return HouseholdVisit.objects.create(**fields)
 
 
 def make_outcome(activity, metric_code="training", value="30", **kwargs):

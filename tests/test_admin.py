@@ -37,6 +37,7 @@ from tests.factories import (
     make_evidence,
     make_help_pairing,
     make_household,
+    make_household_visit,
     make_inspection,
     make_member,
     make_need,
@@ -96,7 +97,9 @@ class AdminTestCase(TestCase):
         make_rectification(inspection, owner=cls.village_member)
         need = make_need(cls.pairing, title="修缮灌溉水渠")
         make_commitment(cls.pairing, need=need, title="出资修缮灌溉水渠")
-        make_help_pairing(cls.organ_member, make_household(cls.village, head_name="玉香"))
+        make_household_visit(
+            make_help_pairing(cls.organ_member, make_household(cls.village, head_name="玉香"))
+        )
         make_period_figure(cls.village, "rubber_area", "2025")
         make_period_unlock(cls.village, cls.admin, period="2025-03")
         RegimeCadence.objects.create(

@@ -41,6 +41,7 @@ from pairings.models import (
     Assignment,
     HelpPairing,
     Household,
+    HouseholdVisit,
     Member,
     Organization,
     Pairing,
@@ -53,6 +54,7 @@ from tests.factories import (
     make_evidence,
     make_help_pairing,
     make_household,
+    make_household_visit,
     make_inspection,
     make_member,
     make_need,
@@ -179,6 +181,12 @@ class OrganizationConstraintTests(County, TestCase):
         with refused(HelpPairing, "help_pairing_unique_start"):
             make_help_pairing(self.organ_member, household)
         make_help_pairing(self.organ_member, household, start_date=datetime.date(2025, 1, 1))
+
+    def test_household_visit_says_what_happened(self):
+        help_pairing = make_help_pairing(self.organ_member, make_household(self.village))
+        with refused(HouseholdVisit, "household_visit_summary_not_blank"):
+            make_household_visit(help_pairing, summary="")
+        make_household_visit(help_pairing)
 
     def test_a_role_is_held_once_and_must_be_known(self):
         Assignment.objects.create(user=self.user, organization=self.organ, role="secretary")
@@ -508,6 +516,13 @@ class InspectionConstraintTests(County, TestCase):
         with refused(Rectification, "rectification_verified_is_dated"):
             make_rectification(
                 self.inspection, status="verified", done_at=datetime.date(2025, 8, 1)
+            )
+        with refused(Rectification, "rectification_verified_after_done"):
+            make_rectification(
+                self.inspection,
+                status="verified",
+                done_at=datetime.date(2025, 8, 1),
+                verified_at=datetime.date(2025, 7, 1),
             )
         make_rectification(
             self.inspection,

@@ -91,10 +91,10 @@ class ShellTests(TestCase):
         self.client.force_login(self.secretary)
         response = self.client.get(reverse("home"))
         html = response.content.decode()
-        assert list(response.context["my_pairings"]) == [self.pairing]
+        assert [pairing for pairing, _ in response.context["my_pairings"]] == [self.pairing]
         assert "县财政局机关党支部" in html and "县教育局党支部" not in html
-        assert "有 1 条对方登记的活动等待您确认" in html
-        assert response.context["summary"]["pairings"] == 1
+        assert "等待您确认（1）" in html
+        assert "summary" not in response.context
         # The partner who logged it is not asked to confirm their own activity.
         self.client.force_login(self.organ_secretary)
         assert "等待您确认" not in self.client.get(reverse("home")).content.decode()
@@ -126,7 +126,7 @@ class ShellTests(TestCase):
 
     def test_home_runs_a_fixed_number_of_queries_whatever_the_data(self):
         self.client.force_login(self.secretary)
-        with self.assertNumQueries(10) as before:
+        with self.assertNumQueries(13) as before:
             self.client.get(reverse("home"))
         for _ in range(5):
             make_activity(self.pairing)

@@ -1,0 +1,167 @@
+"""A pairing's workspace: its needs and practical deeds, and the one-helps-one visits."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from activities import compliance, workflow
+from activities.forms import CommitmentForm, NeedForm, ProgressForm, VisitForm
+from activities.models import Activity, Commitment, Need
+from pairings import access
+from pairings.models import HelpPairing, Pairing
+
+
+def _pairing(user, pk, *, write=False):
+    return access.get_for_user(user, Pairing.objects.with_branches(), write=write, pk=pk)
+
+
+@require_GET
+def pairing_list(request):
+    pairings = (
+        access.visible_pairings(request.user)
+        .annotate(
+            open_needs=Count("needs", filter=Q(needs__status="open", needs__deleted_at=None)),
+        )
+        .order_by("code")
+    )
+    return render(request, "activities/pairing_list.html", {"pairings": pairings})
+
+
+@require_GET
+def pairing_detail(request, pk):
+    user = request.user
+    pairing = _pairing(user, pk)
+    today = timezone.localdate()
+    activities = access.readable(user, Activity.objects.for_list()).filter(pairing=pairing)
+    return render(
+        request,
+        "activities/pairing_detail.html",
+        {
+            "pairing": pairing,
+            "can_write": access.can_write(user, pairing),
+            "statuses": compliance.current_status([pairing], today)[pairing.pk],
+            "recent": activities.order_by("-date", "-pk")[:5],
+            "needs": access.readable(user, Need.objects.all())
+            .filter(pairing=pairing)
+            .order_by("status", "-raised_on"),
+            "commitments": access.readable(user, Commitment.objects.select_related("need"))
+            .filter(pairing=pairing)
+            .order_by("status", "due_date"),
+            "help_pairings": access.readable(
+                user, HelpPairing.objects.select_related("member__branch", "household")
+            )
+            .filter(household__village__in=[pairing.helper_id, pairing.helped_id])
+            .order_by("household__head_name"),
+            "today": today,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def need_new(request, pk):
+    pairing = _pairing(request.user, pk, write=True)
+    form = NeedForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        need = form.save(commit=False)
+        need.pairing = pairing
+        own = access.scope_of(request.user).write_branches & pairing.branch_ids
+        need.raised_by_id = min(own) if own else pairing.helped_id
+        need._history_user = request.user
+        need.save()
+        messages.success(request, "需求已登记。")
+        return redirect("activities:pairing", pk=pairing.pk)
+    return render(
+        request,
+        "activities/simple_form.html",
+        {"form": form, "pairing": pairing, "title": "提出需求或困难"},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def commitment_new(request, pk):
+    pairing = _pairing(request.user, pk, write=True)
+    form = CommitmentForm(
+        request.POST or None, pairing=pairing, initial={"need": request.GET.get("need")}
+    )
+    if request.method == "POST" and form.is_valid():
+        workflow.commit_to_need(commitment=form.save(commit=False), by=request.user)
+        messages.success(request, "实事承诺已登记。")
+        return redirect("activities:pairing", pk=pairing.pk)
+    return render(
+        request,
+        "activities/simple_form.html",
+        {"form": form, "pairing": pairing, "title": "承诺办一件实事"},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def commitment_progress(request, pk):
+    commitment = access.get_for_user(
+        request.user,
+        Commitment.objects.select_related("pairing__helper", "pairing__helped", "need"),
+        write=True,
+        pk=pk,
+    )
+    form = ProgressForm(request.POST or None, request.FILES or None, instance=commitment)
+    if request.method == "POST" and form.is_valid():
+        workflow.record_progress(
+            commitment=form.save(commit=False), files=form.processed, by=request.user
+        )
+        messages.success(request, "进展已保存。")
+        return redirect("activities:pairing", pk=commitment.pairing_id)
+    return render(
+        request,
+        "activities/simple_form.html",
+        {
+            "form": form,
+            "pairing": commitment.pairing,
+            "title": f"记录进展：{commitment.title}",
+            "multipart": True,
+            "evidence": commitment.evidence.order_by("uploaded_at"),
+        },
+    )
+
+
+@require_GET
+def help_list(request):
+    help_pairings = access.readable(
+        request.user,
+        HelpPairing.objects.select_related("member__branch", "household__village").annotate(
+            visit_count=Count("visits", filter=Q(visits__deleted_at=None))
+        ),
+    ).order_by("household__village__path", "household__head_name")
+    return render(request, "activities/help_list.html", {"help_pairings": help_pairings})
+
+
+@require_http_methods(["GET", "POST"])
+def help_detail(request, pk):
+    help_pairing = access.get_for_user(
+        request.user,
+        HelpPairing.objects.select_related("member__branch", "household__village"),
+        pk=pk,
+    )
+    can_write = access.can_write(request.user, help_pairing)
+    form = VisitForm(request.POST or None, help_pairing=help_pairing)
+    if request.method == "POST":
+        if not can_write:
+            raise PermissionDenied("您只能查看，无权登记走访。")
+        if form.is_valid():
+            visit = form.save(commit=False)
+            visit.created_by = request.user
+            visit._history_user = request.user
+            visit.save()
+            messages.success(request, "走访已登记。")
+            return redirect("activities:help_detail", pk=help_pairing.pk)
+    return render(
+        request,
+        "activities/help_detail.html",
+        {
+            "help_pairing": help_pairing,
+            "visits": help_pairing.visits.alive().select_related("created_by").order_by("-date"),
+            "form": form,
+            "can_write": can_write,
+        },
+    )
