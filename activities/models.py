@@ -397,7 +397,34 @@ class Outcome(models.Model):
                 )
 
 
-class PeriodFigure(models.Model):
+class PeriodCoded(models.Model):
+    """A row about one period, given by its code (2025, 2025-H1, 2025-Q4, 2025-06).
+
+    The code is stored normalised, with the dates it spans, so queries filter on dates.
+    """
+
+    period = models.CharField(
+        "期间", max_length=7, help_text="如 2025、2025-H1、2025-Q4、2025-06。"
+    )
+    period_start = models.DateField("期间开始", editable=False)
+    period_end = models.DateField("期间结束", editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        period = Period.parse(self.period)
+        self.period, self.period_start, self.period_end = period.code, period.start, period.end
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        try:
+            self.period = Period.parse(self.period).code
+        except ValidationError as error:
+            raise ValidationError({"period": error.messages}) from error
+
+
+class PeriodFigure(PeriodCoded):
     """A figure entered by staff for an organization and a period (stocks, county-wide flows)."""
 
     organization = models.ForeignKey(
@@ -406,11 +433,6 @@ class PeriodFigure(models.Model):
     metric = models.ForeignKey(
         Metric, verbose_name="指标", on_delete=models.PROTECT, related_name="period_figures"
     )
-    period = models.CharField(
-        "期间", max_length=7, help_text="如 2025、2025-H1、2025-Q4、2025-06。"
-    )
-    period_start = models.DateField("期间开始", editable=False)
-    period_end = models.DateField("期间结束", editable=False)
     value = models.DecimalField("数值", max_digits=14, decimal_places=2)
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -449,27 +471,13 @@ class PeriodFigure(models.Model):
     def __str__(self):
         return f"{self.organization} {self.period} {self.metric.name}"
 
-    def save(self, *args, **kwargs):
-        period = Period.parse(self.period)
-        self.period, self.period_start, self.period_end = period.code, period.start, period.end
-        super().save(*args, **kwargs)
 
-    def clean(self):
-        try:
-            self.period = Period.parse(self.period).code
-        except ValidationError as error:
-            raise ValidationError({"period": error.messages}) from error
-
-
-class PeriodUnlock(models.Model):
+class PeriodUnlock(PeriodCoded):
     """County staff reopen one branch's locked period; the unlock itself is the record."""
 
     branch = models.ForeignKey(
         Organization, verbose_name="支部", on_delete=models.PROTECT, related_name="period_unlocks"
     )
-    period = models.CharField("期间", max_length=7)
-    period_start = models.DateField("期间开始", editable=False)
-    period_end = models.DateField("期间结束", editable=False)
     reason = models.TextField("解锁原因")
     unlocked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="解锁人", on_delete=models.PROTECT, related_name="+"
@@ -492,17 +500,6 @@ class PeriodUnlock(models.Model):
 
     def __str__(self):
         return f"{self.branch} {self.period}"
-
-    def save(self, *args, **kwargs):
-        period = Period.parse(self.period)
-        self.period, self.period_start, self.period_end = period.code, period.start, period.end
-        super().save(*args, **kwargs)
-
-    def clean(self):
-        try:
-            self.period = Period.parse(self.period).code
-        except ValidationError as error:
-            raise ValidationError({"period": error.messages}) from error
 
 
 class EvidenceKind(models.TextChoices):

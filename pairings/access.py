@@ -164,7 +164,14 @@ def _scope_q(user, model, *, write):
         raise LookupError(f"No scope rule for {label}")
     q = Q(pk__in=[])
     for prefix in routes:
-        q |= scope_of_route(user, prefix, write=write) & _alive_chain_q(model, prefix)
+        if scope_of_route is pairing_q and prefix:
+            # Through the pairing's id: the database walks the (indexed) foreign key from a
+            # short list of pairings instead of joining every row to its pairing.
+            pairings = Pairing.objects.alive().filter(pairing_q(user, write=write))
+            route = Q(**{f"{prefix}in": pairings.values("pk")})
+        else:
+            route = scope_of_route(user, prefix, write=write)
+        q |= route & _alive_chain_q(model, prefix)
     return q
 
 
