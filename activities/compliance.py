@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Count, Q
+from django.db.models.functions import TruncMonth
 
 from activities.models import Activity, Cadence, Regime, RegimeCadence
 from activities.periods import Period
+from pairings.models import PairingSuspension
 
 MONTHS = {Cadence.MONTH: 1, Cadence.QUARTER: 3, Cadence.HALF: 6, Cadence.YEAR: 12}
 
@@ -104,18 +106,256 @@ def is_on_time(activity, submitted_on, rules=None):
     return submitted_on <= grace_end(period_of(rules, activity.date))
 
 
-@dataclass
-class RegimeStatus:
+# ---------------------------------------------------------------------------------------------
+# Compliance over a scope and a date range: every pairing × regime × period, and roll-ups.
+
+
+class State:
+    MET = "met"  # done, on time
+    LATE = "late"  # done, but submitted after the grace days
+    MISSED = "missed"  # due and not done
+    NOT_DUE = "not_due"  # the pairing was not active for the whole period, or no cadence
+    CURRENT = "current"  # the period has not ended yet
+
+    LABELS = {
+        MET: "按时完成",
+        LATE: "完成但逾期",
+        MISSED: "未完成",
+        NOT_DUE: "不考核",
+        CURRENT: "本期进行中",
+    }
+    SYMBOLS = {MET: "✓", LATE: "◐", MISSED: "✗", NOT_DUE: "–", CURRENT: "…"}
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A rate shown with its numerator and denominator; an area's rate is Σ num ÷ Σ den."""
+
+    num: int
+    den: int
+
+    def __add__(self, other):
+        return Ratio(self.num + other.num, self.den + other.den)
+
+    @property
+    def rate(self):
+        return None if not self.den else self.num / self.den
+
+    @property
+    def percent(self):
+        """The rate in percent with one decimal, rounded half up; None when nothing is due."""
+        if not self.den:
+            return None
+        tenths = (self.num * 2000 + self.den) // (2 * self.den)
+        return tenths / 10
+
+    def __str__(self):
+        if not self.den:
+            return "—（0/0）"
+        return f"{self.percent:g}%（{self.num}/{self.den}）"
+
+
+ZERO = Ratio(0, 0)
+
+
+@dataclass(frozen=True)
+class Cell:
+    pairing_id: int
     regime: Regime
     period: Period
     required: int
-    done: int
-    due: bool  # the pairing was active for the whole period
-    previous: Period | None
-    previous_done: int | None
-    previous_due: bool
-    previous_required: int
+    count: int
+    on_time_count: int
+    due: bool
+    state: str
+
+    @property
+    def met(self):
+        return self.due and self.count >= self.required
+
+    @property
+    def on_time(self):
+        return self.met and self.on_time_count >= self.required
+
+
+@dataclass
+class Evaluation:
+    """Compliance for some pairings over a date range. `cells` holds every pairing × regime ×
+    period, due or not, so that "who has not done it" is a visible row, not an absence."""
+
+    start: datetime.date
+    end: datetime.date
+    pairings: dict  # pairing id → Pairing (with helper and helped)
+    regimes: list
+    cells: list
+
+    def _roll(self, key):
+        met, on_time = {}, {}
+        for cell in self.cells:
+            if not cell.due:
+                continue
+            k = key(cell)
+            met[k] = met.get(k, ZERO) + Ratio(int(cell.met), 1)
+            on_time[k] = on_time.get(k, ZERO) + Ratio(int(cell.on_time), 1)
+        return {k: (met[k], on_time[k]) for k in met}
+
+    def by_regime(self):
+        """{regime: (met ÷ due, on time ÷ due)} for every regime, also those with nothing due."""
+        rolled = self._roll(lambda c: c.regime)
+        return {r: rolled.get(r, (ZERO, ZERO)) for r in self.regimes}
+
+    def by_pairing(self):
+        return self._roll(lambda c: c.pairing_id)
+
+    def by_period(self):
+        return dict(sorted(self._roll(lambda c: (c.period.start, c.period.code)).items()))
+
+    def total(self):
+        rolled = self._roll(lambda c: None)
+        return rolled.get(None, (ZERO, ZERO))
+
+    def by_organization(self, organizations):
+        """Roll up under each organization whose subtree holds one of a pairing's branches.
+
+        A pairing of an organ branch and a village counts under the organs' working committee
+        and under the township alike, so the rows need not add up to the total.
+        """
+        rows = {}
+        for org in organizations:
+            member_pairings = {
+                pk
+                for pk, p in self.pairings.items()
+                if p.helper.path.startswith(org.path) or p.helped.path.startswith(org.path)
+            }
+            met = on_time = ZERO
+            for cell in self.cells:
+                if cell.due and cell.pairing_id in member_pairings:
+                    met += Ratio(int(cell.met), 1)
+                    on_time += Ratio(int(cell.on_time), 1)
+            rows[org] = (met, on_time)
+        return rows
+
+    def missing(self, *, periods=None):
+        """The cells that were due and not done, optionally in the given period codes."""
+        return [
+            c
+            for c in self.cells
+            if c.state == State.MISSED and (periods is None or c.period.code in periods)
+        ]
+
+
+def periods_between(rules, start, end):
+    """The periods (by the cadence in force for each) that overlap [start, end], with rules."""
+    periods = []
+    day = start
+    while day <= end:
+        rule = rule_on(rules, day)
+        period = period_containing(rule.cadence if rule else Cadence.NONE, day)
+        periods.append((period, rule))
+        day = period.end + datetime.timedelta(days=1)
+    return periods
+
+
+def evaluate(pairings, start, end, *, regime_codes=None, today=None):
+    """Compliance of `pairings` (a queryset) from `start` to `end`, in four queries.
+
+    A period is due for a pairing active for the whole of it (not suspended) once it has ended;
+    met when at least the required number of its regime's activities, submitted or confirmed,
+    fall in it; on time when that many were submitted within the grace days after its end.
+    """
+    today = today or datetime.date.today()
+    regimes = [
+        (regime, rules)
+        for regime, rules in regimes_with_rules(active_only=True)
+        if regime_codes is None or regime.code in regime_codes
+    ]
+    by_pk = {p.pk: p for p in pairings.select_related("helper", "helped")}
+    suspensions = {}
+    for s in PairingSuspension.objects.filter(pairing__in=pairings.values("pk")):
+        suspensions.setdefault(s.pairing_id, []).append(s)
+    plan = {regime.pk: periods_between(rules, start, end) for regime, rules in regimes}
+    first = min((ps[0][0].start for ps in plan.values() if ps), default=start)
+    last = max((ps[-1][0].end for ps in plan.values() if ps), default=end)
+    counts = {}
+    if by_pk and regimes:
+        rows = (
+            Activity.objects.counted()
+            .filter(
+                pairing__in=pairings.values("pk"),
+                regime__in=[r.pk for r, _ in regimes],
+                date__range=(first, last),
+            )
+            .annotate(month=TruncMonth("date"))
+            .values("pairing_id", "regime_id", "month")
+            .annotate(n=Count("pk"), on_time=Count("pk", filter=Q(on_time=True)))
+            .order_by()
+        )
+        for row in rows:
+            months = counts.setdefault((row["pairing_id"], row["regime_id"]), {})
+            months[row["month"]] = (row["n"], row["on_time"])
+    cells = []
+    for regime, _ in regimes:
+        for period, rule in plan[regime.pk]:
+            required = rule.required if rule and rule.cadence != Cadence.NONE else 0
+            for pk, pairing in by_pk.items():
+                months = counts.get((pk, regime.pk), {})
+                in_period = [v for m, v in months.items() if period.start <= m <= period.end]
+                count = sum(n for n, _ in in_period)
+                on_time = sum(t for _, t in in_period)
+                active = _active_throughout(pairing, period, suspensions.get(pk, ()))
+                due = required > 0 and active and period.end < today
+                if required == 0 or not active:
+                    state = State.NOT_DUE
+                elif period.end >= today:
+                    state = State.CURRENT
+                elif count < required:
+                    state = State.MISSED
+                else:
+                    state = State.MET if on_time >= required else State.LATE
+                cells.append(Cell(pk, regime, period, required, count, on_time, due, state))
+    return Evaluation(start, end, by_pk, [r for r, _ in regimes], cells)
+
+
+def _active_throughout(pairing, period, suspensions):
+    """Whether the pairing ran for the whole period, with no suspension touching it."""
+    if pairing.start_date > period.start:
+        return False
+    if pairing.end_date is not None and pairing.end_date < period.end:
+        return False
+    return not any(
+        s.start_date <= period.end and (s.end_date is None or s.end_date >= period.start)
+        for s in suspensions
+    )
+
+
+@dataclass
+class RegimeStatus:
+    """A regime's standing for one pairing: this period so far, and the one before."""
+
+    current: Cell
+    previous: Cell | None
     days_left: int  # days until the period ends, today included
+
+    @property
+    def regime(self):
+        return self.current.regime
+
+    @property
+    def period(self):
+        return self.current.period
+
+    @property
+    def required(self):
+        return self.current.required
+
+    @property
+    def done(self):
+        return self.current.count
+
+    @property
+    def due(self):
+        """Whether this period will be due (the pairing runs through all of it)."""
+        return self.current.state != State.NOT_DUE
 
     @property
     def met(self):
@@ -123,73 +363,24 @@ class RegimeStatus:
 
     @property
     def previous_missed(self):
-        return self.previous_due and self.previous_done < self.previous_required
-
-
-def pairing_due(pairing, period):
-    """A period is due for a pairing that was active for the whole period."""
-    if pairing.status == pairing.Status.SUSPENDED or pairing.in_trash:
-        return False
-    return pairing.start_date <= period.start and (
-        pairing.end_date is None or pairing.end_date >= period.end
-    )
+        return self.previous is not None and self.previous.state == State.MISSED
 
 
 def current_status(pairings, today):
-    """For each pairing and each required regime: this period and the last, in one query.
+    """For each pairing and each required regime: this period and the last (four queries).
 
     Returns {pairing_id: [RegimeStatus, …]} in regime order.
     """
-    pairings = list(pairings)
-    windows = {}
-    aggregates = {}
-    for regime, rules in regimes_with_rules(active_only=True):
-        rule = rule_on(rules, today)
-        if rule is None or rule.cadence == Cadence.NONE:
-            continue
-        period = period_containing(rule.cadence, today)
-        previous_day = period.start - datetime.timedelta(days=1)
-        previous_rule = rule_on(rules, previous_day)
-        previous = (
-            period_containing(previous_rule.cadence, previous_day)
-            if previous_rule and previous_rule.cadence != Cadence.NONE
-            else None
-        )
-        windows[regime.pk] = (regime, rule, period, previous_rule, previous)
-        aggregates[f"now_{regime.pk}"] = Count(
-            "pk", filter=Q(regime=regime, date__range=(period.start, period.end))
-        )
-        if previous:
-            aggregates[f"before_{regime.pk}"] = Count(
-                "pk", filter=Q(regime=regime, date__range=(previous.start, previous.end))
-            )
-    counts = {}
-    if pairings and aggregates:
-        rows = (
-            Activity.objects.counted()
-            .filter(pairing__in=[p.pk for p in pairings])
-            .values("pairing_id")
-            .annotate(**aggregates)
-        )
-        counts = {row.pop("pairing_id"): row for row in rows}
-    result = {}
-    for pairing in pairings:
-        row = counts.get(pairing.pk, {})
-        statuses = []
-        for regime_id, (regime, rule, period, previous_rule, previous) in windows.items():
-            statuses.append(
-                RegimeStatus(
-                    regime=regime,
-                    period=period,
-                    required=rule.required,
-                    done=row.get(f"now_{regime_id}", 0),
-                    due=pairing_due(pairing, period),
-                    previous=previous,
-                    previous_done=row.get(f"before_{regime_id}", 0) if previous else None,
-                    previous_due=bool(previous) and pairing_due(pairing, previous),
-                    previous_required=previous_rule.required if previous else 0,
-                    days_left=(period.end - today).days + 1,
-                )
-            )
-        result[pairing.pk] = statuses
+    start = datetime.date(today.year - 1, 1, 1)  # holds the previous period of every cadence
+    evaluation = evaluate(pairings, start, today, today=today)
+    by_key = {}
+    for cell in evaluation.cells:
+        by_key.setdefault((cell.pairing_id, cell.regime.pk), []).append(cell)
+    result = {pk: [] for pk in evaluation.pairings}
+    for (pk, _), cells in by_key.items():
+        *earlier, current = cells
+        if current.required == 0:
+            continue  # a regime without a cadence is counted, not required
+        previous = earlier[-1] if earlier else None
+        result[pk].append(RegimeStatus(current, previous, (current.period.end - today).days + 1))
     return result

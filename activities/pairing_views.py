@@ -42,7 +42,9 @@ def pairing_detail(request, pk):
         {
             "pairing": pairing,
             "can_write": access.can_write(user, pairing),
-            "statuses": compliance.current_status([pairing], today)[pairing.pk],
+            "statuses": compliance.current_status(Pairing.objects.filter(pk=pairing.pk), today)[
+                pairing.pk
+            ],
             "recent": activities.order_by("-date", "-pk")[:5],
             "needs": access.readable(user, Need.objects.all())
             .filter(pairing=pairing)

@@ -25,6 +25,7 @@ WRITE_ROLES = {Role.COUNTY_STAFF, Role.SUPERVISOR, Role.SECRETARY}
 # The value is the lookup prefix from the model to that pairing or organization.
 PAIRING_SCOPED = {
     "pairings.pairing": [""],
+    "pairings.pairingsuspension": ["pairing__"],
     "activities.activity": ["pairing__"],
     "activities.participation": ["activity__pairing__"],
     "activities.outcome": ["activity__pairing__"],

@@ -13,6 +13,7 @@ from pairings.models import (
     Member,
     Organization,
     Pairing,
+    PairingSuspension,
 )
 
 
@@ -89,8 +90,23 @@ class HelpPairingAdmin(TrashAdmin):
     inlines = [HouseholdVisitInline]
 
 
+class PairingSuspensionInline(admin.TabularInline):
+    model = PairingSuspension
+    extra = 0
+
+
+@admin.register(PairingSuspension)
+class PairingSuspensionAdmin(HistoryAdmin):
+    ordering = ["-start_date", "pk"]
+    list_display = ["pairing", "start_date", "end_date", "reason"]
+    search_fields = ["pairing__code", "pairing__helper__name", "pairing__helped__name", "reason"]
+    autocomplete_fields = ["pairing"]
+    list_select_related = ["pairing__helper", "pairing__helped"]
+
+
 @admin.register(Pairing)
 class PairingAdmin(TrashAdmin):
+    inlines = [PairingSuspensionInline]
     ordering = ["code"]
     list_display = ["code", "helper", "helped", "start_date", "end_date", "status"]
     list_filter = ["status", "helper__sector", "helped__sector"]

@@ -498,6 +498,37 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", "审计管理员"
 
 
+class PairingSuspension(models.Model):
+    """A time a pairing was suspended: its periods that touch it are not due."""
+
+    pairing = models.ForeignKey(
+        Pairing, verbose_name="共建对子", on_delete=models.PROTECT, related_name="suspensions"
+    )
+    start_date = models.DateField("暂停日期")
+    end_date = models.DateField("恢复日期", null=True, blank=True, help_text="尚未恢复的留空。")
+    reason = models.CharField("暂停原因", max_length=200)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "对子暂停记录"
+        verbose_name_plural = "对子暂停记录"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="pairing_suspension_end_after_start",
+                violation_error_message="恢复日期不能早于暂停日期。",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason=""),
+                name="pairing_suspension_has_reason",
+                violation_error_message="请填写暂停原因。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.pairing} 暂停（{self.start_date}起）"
+
+
 class Assignment(models.Model):
     """A user's role at an organization; a user may hold several."""
 

@@ -36,11 +36,12 @@ def scope_summary(user):
 def secretary_home(user, today):
     """What a branch secretary has to do: a fixed number of queries, whatever the data."""
     own = access.scope_of(user).write_branches
-    pairings = list(
+    my_pairings = (
         access.visible_pairings(user)
         .filter(Q(helper__in=own) | Q(helped__in=own))
         .order_by("status", "start_date")
     )
+    pairings = list(my_pairings)
     activities = access.readable(user, Activity.objects.for_list()).filter(pairing__in=pairings)
     waiting = activities.filter(status=Activity.Status.SUBMITTED).exclude(logged_by_branch__in=own)
     mine = activities.filter(logged_by_branch__in=own)
@@ -59,7 +60,7 @@ def secretary_home(user, today):
         status__in=[Rectification.Status.OPEN, Rectification.Status.IN_PROGRESS],
         due_date__lt=today,
     )
-    statuses = compliance.current_status(pairings, today)
+    statuses = compliance.current_status(my_pairings, today)
     return {
         "my_pairings": [(p, statuses.get(p.pk, [])) for p in pairings],
         "waiting": list(waiting.order_by("submitted_at")[:LIST_LIMIT]),

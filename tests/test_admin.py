@@ -28,7 +28,7 @@ from activities.models import (
     RegimeCadence,
 )
 from cobuild.admin_tools import TrashAdmin
-from pairings.models import Organization, Pairing, Trashable
+from pairings.models import Organization, Pairing, PairingSuspension, Trashable
 from tests.factories import (
     make_activity,
     make_branch,
@@ -102,6 +102,9 @@ class AdminTestCase(TestCase):
         )
         make_period_figure(cls.village, "rubber_area", "2025")
         make_period_unlock(cls.village, cls.admin, period="2025-03")
+        PairingSuspension.objects.create(
+            pairing=cls.pairing, start_date=datetime.date(2025, 7, 1), reason="村两委换届"
+        )
         RegimeCadence.objects.create(
             regime=cls.activity.regime,
             valid_from=datetime.date(2026, 1, 1),
@@ -303,6 +306,8 @@ class PairingFormTests(AdminTestCase):
             "helped_liaison": "",
             "agreement": "",
             "goals": "",
+            "suspensions-TOTAL_FORMS": "0",
+            "suspensions-INITIAL_FORMS": "0",
             "_save": "保存",
         }
         return self.client.post(admin_url(Pairing, "add"), data | fields)

@@ -45,6 +45,7 @@ from pairings.models import (
     Member,
     Organization,
     Pairing,
+    PairingSuspension,
 )
 from tests.factories import (
     make_activity,
@@ -244,6 +245,22 @@ class PairingConstraintTests(County, TestCase):
         make_pairing(self.organ, self.other_village)
         make_pairing(self.other_village, self.village)
         assert Pairing.objects.of_branch(self.village).count() == 2
+
+    def test_suspension_has_a_reason_and_resumes_after_it_starts(self):
+        with refused(PairingSuspension, "pairing_suspension_end_after_start"):
+            PairingSuspension.objects.create(
+                pairing=self.pairing,
+                start_date=datetime.date(2025, 7, 1),
+                end_date=datetime.date(2025, 6, 30),
+                reason="换届",
+            )
+        with refused(PairingSuspension, "pairing_suspension_has_reason"):
+            PairingSuspension.objects.create(
+                pairing=self.pairing, start_date=datetime.date(2025, 7, 1), reason=""
+            )
+        PairingSuspension.objects.create(
+            pairing=self.pairing, start_date=datetime.date(2025, 7, 1), reason="换届"
+        )
 
     def test_pairing_may_not_end_before_it_starts(self):
         with refused(Pairing, "pairing_end_after_start"):
