@@ -36,7 +36,15 @@ from activities.models import (
     Regime,
 )
 from activities.periods import Period
-from pairings.models import Assignment, HelpPairing, Household, Member, Organization, Pairing
+from pairings.models import (
+    Assignment,
+    HelpPairing,
+    Household,
+    Member,
+    Organization,
+    Pairing,
+    PairingSuspension,
+)
 
 COUNTY = "青山县"
 COUNTY_CODE = "QS"
@@ -814,6 +822,19 @@ def make_pairings(run):
                 plan.few_kinds = True
         run.plans.append(plan)
     run.save("pairings", Pairing, pairings)
+    run.save(
+        "suspensions",
+        PairingSuspension,
+        [
+            PairingSuspension(
+                pairing=plan.pairing,
+                start_date=plan.stop + datetime.timedelta(days=1),
+                reason="村“两委”换届，暂停共建活动",
+            )
+            for plan in run.plans
+            if plan.pairing.status == Pairing.Status.SUSPENDED
+        ],
+    )
 
 
 def core_pool(rng, side, breadth):

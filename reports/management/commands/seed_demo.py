@@ -11,6 +11,7 @@ LABELS = {
     "organizations": "党组织",
     "members": "党员",
     "pairings": "共建对子",
+    "suspensions": "对子暂停记录",
     "activities": "活动",
     "participations": "参加党员记录",
     "outcomes": "活动成效",
