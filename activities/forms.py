@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.utils import timezone
 
+from activities import workflow
 from activities.evidence import MultipleFileField, check_count, process_upload
 from activities.models import (
     Activity,
@@ -133,6 +134,7 @@ class ActivityForm(forms.ModelForm):
                 (pairing.helper_id, f"{pairing.helper}（帮扶方）"),
                 (pairing.helped_id, f"{pairing.helped}（受帮扶方）"),
             ]
+            self.fields["side"].required = True
 
     @property
     def metric_fields(self):
@@ -167,6 +169,16 @@ class ActivityForm(forms.ModelForm):
             end = pairing.end_date or "今"
             self.add_error(
                 "date", f"活动日期必须在共建对子的起止日期（{pairing.start_date}至{end}）之内。"
+            )
+        elif (
+            date
+            and not access.oversees(self.user, pairing)
+            and workflow.is_locked(pairing=pairing, day=date)
+        ):
+            self.add_error(
+                "date",
+                f"{date:%Y年%-m月}的活动已于{workflow.lock_date(date):%Y年%-m月%-d日}后锁定，"
+                "不能再登记；如需补录请联系县委组织部解锁。",
             )
         return cleaned
 
@@ -258,7 +270,8 @@ class ProgressForm(forms.ModelForm):
         done_on = cleaned.get("done_on")
         if done_on and done_on > timezone.localdate():
             self.add_error("done_on", "办结日期不能晚于今天。")
-        self.processed = process_files(self, cleaned.get("evidence") or [], existing=0)
+        existing = self.instance.evidence.count() if self.instance.pk else 0
+        self.processed = process_files(self, cleaned.get("evidence") or [], existing=existing)
         return cleaned
 
 

@@ -42,6 +42,7 @@ def pairing_detail(request, pk):
         {
             "pairing": pairing,
             "can_write": access.can_write(user, pairing),
+            "can_commit": access.can_commit(user, pairing),
             "statuses": compliance.current_status(Pairing.objects.filter(pk=pairing.pk), today)[
                 pairing.pk
             ],
@@ -85,6 +86,8 @@ def need_new(request, pk):
 @require_http_methods(["GET", "POST"])
 def commitment_new(request, pk):
     pairing = _pairing(request.user, pk, write=True)
+    if not access.can_commit(request.user, pairing):
+        raise PermissionDenied("实事承诺由帮扶方支部登记。")
     form = CommitmentForm(
         request.POST or None, pairing=pairing, initial={"need": request.GET.get("need")}
     )

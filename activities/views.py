@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -59,6 +60,8 @@ def activity_new(request):
         if only:
             return redirect(f"{reverse('activities:new')}?pairing={only.pk}")
         return render(request, "activities/choose_pairing.html", {"pairings": pairings})
+    if not pairing_id.isdigit():
+        raise Http404("没有这个共建对子。")
     pairing = access.get_for_user(user, Pairing.objects.with_branches(), write=True, pk=pairing_id)
     form = ActivityForm(request.POST or None, request.FILES or None, user=user, pairing=pairing)
     if request.method == "POST":
@@ -132,7 +135,7 @@ def activity_edit(request, pk):
     activity = _activity_for(request.user, pk)
     locked, can = _permissions(request.user, activity)
     if not can.edit:
-        raise PermissionDenied(_refusal(activity, locked))
+        raise PermissionDenied(_refusal(activity, locked, request.user))
     form = ActivityForm(
         request.POST or None,
         request.FILES or None,
@@ -184,7 +187,9 @@ def _changes_since(current, version):
     return [("修改人", who), *shown] if shown else [("修改人", who)]
 
 
-def _refusal(activity, locked):
+def _refusal(activity, locked, user=None):
+    if user is not None and not access.can_write(user, activity):
+        return "您只能查看，无权修改。"
     if locked:
         return (
             f"{activity.date:%Y年%-m月}的活动已过修改期限（期间结束后"
@@ -198,9 +203,9 @@ def activity_submit(request, pk):
     activity = _activity_for(request.user, pk)
     locked, can = _permissions(request.user, activity)
     if not can.edit:
-        raise PermissionDenied(_refusal(activity, locked))
-    _run(request, workflow.submit_activity, activity=activity, by=request.user)
-    messages.success(request, "活动已提交，等待对方确认。")
+        raise PermissionDenied(_refusal(activity, locked, request.user))
+    if _run(request, workflow.submit_activity, activity=activity, by=request.user):
+        messages.success(request, "活动已提交，等待对方确认。")
     return redirect(activity)
 
 
@@ -209,7 +214,7 @@ def activity_confirm(request, pk):
     activity = _activity_for(request.user, pk)
     locked, can = _permissions(request.user, activity)
     if not can.confirm:
-        raise PermissionDenied(_refusal(activity, locked))
+        raise PermissionDenied(_refusal(activity, locked, request.user))
     if _run(request, workflow.confirm_activity, activity=activity, by=request.user):
         messages.success(request, "已确认这条活动。")
     return redirect(activity)
@@ -220,7 +225,7 @@ def activity_return(request, pk):
     activity = _activity_for(request.user, pk)
     locked, can = _permissions(request.user, activity)
     if not can.confirm:
-        raise PermissionDenied(_refusal(activity, locked))
+        raise PermissionDenied(_refusal(activity, locked, request.user))
     form = ReturnForm(request.POST)
     if not form.is_valid():
         messages.error(request, "请填写退回原因。")
@@ -250,7 +255,7 @@ def activity_trash(request, pk):
     activity = _activity_for(request.user, pk)
     locked, can = _permissions(request.user, activity)
     if not can.trash:
-        raise PermissionDenied(_refusal(activity, locked))
+        raise PermissionDenied(_refusal(activity, locked, request.user))
     workflow.trash_activity(activity=activity, by=request.user)
     messages.success(request, "已移入回收站，县委组织部可以恢复。")
     return redirect("activities:list")

@@ -231,6 +231,13 @@ def can_write(user, obj):
     return writable(user, type(obj)._default_manager.all()).filter(pk=obj.pk).exists()
 
 
+def pairings_under(org):
+    """The pairings (out of the trash) one of whose branches lies under `org`."""
+    return Pairing.objects.alive().filter(
+        Q(helper__path__startswith=org.path) | Q(helped__path__startswith=org.path)
+    )
+
+
 def visible_organizations(user):
     return readable(user, Organization.objects.all())
 
@@ -251,6 +258,11 @@ def oversees(user, pairing):
         for path in paths
         for branch in (pairing.helper, pairing.helped)
     )
+
+
+def can_commit(user, pairing):
+    """Practical deeds are committed by the helping side (or by those who oversee the pairing)."""
+    return pairing.helper_id in scope_of(user).write_branches or oversees(user, pairing)
 
 
 def is_county_staff(user):

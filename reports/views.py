@@ -1,6 +1,7 @@
 from django.db.models import Count, Q
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from activities import compliance
 from activities.models import Activity, Commitment, Need, Rectification
@@ -63,7 +64,9 @@ def secretary_home(user, today):
     statuses = compliance.current_status(my_pairings, today)
     return {
         "my_pairings": [(p, statuses.get(p.pk, [])) for p in pairings],
-        "waiting": list(waiting.order_by("submitted_at")[:LIST_LIMIT]),
+        "waiting": list(
+            waiting.select_related("logged_by_branch").order_by("submitted_at")[:LIST_LIMIT]
+        ),
         "returned": list(
             mine.filter(status=Activity.Status.RETURNED).order_by("-date")[:LIST_LIMIT]
         ),
@@ -74,6 +77,7 @@ def secretary_home(user, today):
     }
 
 
+@require_GET
 def home(request):
     user = request.user
     roles = access.roles_of(user)

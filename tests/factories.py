@@ -221,3 +221,62 @@ def make_period_unlock(branch, unlocked_by, period="2025-03", **kwargs):
     }
     fields.update(kwargs)
     return PeriodUnlock.objects.create(**fields)
+
+
+def make_jpeg(size=(40, 30), color=(200, 60, 40)):
+    """The bytes of a small valid JPEG photo, made in memory."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def make_two_pairing_county():
+    """One county with a pairing in each of two townships, and a user for every role.
+
+    Pairing A: 县财政局机关党支部 helps 石门村党支部 (石门镇). Pairing B: 县农业农村局党支部 helps
+    河口村党支部 (河口乡). Neither pairing's secretaries reach the other; the township A supervisor
+    oversees pairing A only.
+    """
+    from types import SimpleNamespace
+
+    role = Assignment.Role
+    w = SimpleNamespace()
+    w.county = make_county(name="青山县委")
+    w.township_a = make_org(w.county, kind="committee", sector="rural", name="石门镇党委")
+    w.township_b = make_org(w.county, kind="committee", sector="rural", name="河口乡党委")
+    organs = make_org(w.county, kind="working_committee", sector="organ", name="县直机关工委")
+    w.organ_a = make_branch(organs, name="县财政局机关党支部")
+    w.organ_b = make_branch(organs, name="县农业农村局党支部")
+    w.village_a = make_branch(w.township_a, sector="rural", name="石门村党支部")
+    w.village_b = make_branch(w.township_b, sector="rural", name="河口村党支部")
+    w.pairing_a = make_pairing(w.organ_a, w.village_a)
+    w.pairing_b = make_pairing(w.organ_b, w.village_b)
+    w.organ_a_member = make_member(w.organ_a, name="王建国")
+    w.village_a_member = make_member(w.village_a, name="李秀英")
+    w.organ_b_member = make_member(w.organ_b, name="赵国强")
+    w.village_b_member = make_member(w.village_b, name="陈玉兰")
+    w.staff = make_user(role=role.COUNTY_STAFF, org=w.county, last_name="周", first_name="敏")
+    w.supervisor_a = make_user(
+        role=role.SUPERVISOR, org=w.township_a, last_name="杨", first_name="帆"
+    )
+    w.supervisor_b = make_user(
+        role=role.SUPERVISOR, org=w.township_b, last_name="韩", first_name="雪"
+    )
+    w.viewer = make_user(role=role.VIEWER, org=w.county, last_name="黄", first_name="涛")
+    w.organ_a_secretary = make_user(
+        role=role.SECRETARY, org=w.organ_a, last_name="王", first_name="芳"
+    )
+    w.village_a_secretary = make_user(
+        role=role.SECRETARY, org=w.village_a, last_name="李", first_name="强"
+    )
+    w.organ_b_secretary = make_user(
+        role=role.SECRETARY, org=w.organ_b, last_name="赵", first_name="磊"
+    )
+    w.village_b_secretary = make_user(
+        role=role.SECRETARY, org=w.village_b, last_name="陈", first_name="静"
+    )
+    return w
