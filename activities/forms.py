@@ -40,6 +40,13 @@ def process_files(form, files, *, existing, field="evidence", kind=Evidence.Kind
 Role = access.Role
 
 
+def _plain(value):
+    """A stored figure as people write it: 30, not 30.00."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else value.normalize()
+
+
 class ParticipantsWidget(forms.CheckboxSelectMultiple):
     option_template_name = "activities/participant_option.html"
 
@@ -118,7 +125,7 @@ class ActivityForm(forms.ModelForm):
                 max_value=metric.max_value,
                 decimal_places=2,
                 max_digits=14,
-                initial=existing.get(metric.pk),
+                initial=_plain(existing.get(metric.pk)),
                 widget=forms.NumberInput(attrs={"min": 0, "step": "any", "inputmode": "decimal"}),
             )
         self.fields["participants"].queryset = (
@@ -141,12 +148,13 @@ class ActivityForm(forms.ModelForm):
         return [self[f"metric_{m.code}"] for m in self.metrics]
 
     def participants_by_branch(self):
-        """Participant choices grouped by branch, for the template."""
+        """Participant choices grouped by branch, the user's own branch first."""
         groups = {}
         for widget in self["participants"]:
             member = widget.data["value"].instance
             groups.setdefault(member.branch, []).append(widget)
-        return groups.items()
+        own = self.scope.write_branches
+        return sorted(groups.items(), key=lambda item: item[0].pk not in own)
 
     def clean_date(self):
         date = self.cleaned_data["date"]

@@ -1,0 +1,145 @@
+"""Browser tests: Playwright drives Debian's chromium against pytest-django's live server.
+
+No browser is downloaded: `.ci/run` installs Debian's `chromium` (and a CJK font, so screenshots
+show hanzi rather than boxes) when they are missing. Without chromium these tests fail, never skip.
+"""
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PHONE = {"width": 360, "height": 740}
+PASSWORD = "Cobuild#2026"  # what tests.factories.make_user sets
+
+
+def _create_defaults():
+    """The regimes, metrics and checklist that activities' data migration 0002 writes."""
+    migration = importlib.import_module("activities.migrations.0002_default_regimes_metrics")
+    migration.create_defaults(apps, None)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Browser:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"{CHROMIUM} not found: the browser tests need Debian's chromium "
+            "(apt-get install chromium fonts-wqy-microhei, as .ci/run does).",
+            pytrace=False,
+        )
+    with pytest.MonkeyPatch.context() as patch:
+        # Playwright's sync API keeps an event loop running in this thread; without this, Django
+        # refuses the tests' own ORM calls with SynchronousOnlyOperation.
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def migration_rows(transactional_db, django_db_blocker, request):
+    """Live-server tests are transactional: Django flushes every table after each one, taking
+    the data migration's rows with it. Put them in first, and back after the flush (below)."""
+    _create_defaults()
+    request.node.restore_migration_rows = django_db_blocker
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After the flush, put the data migration's rows back for whatever test runs next."""
+    try:
+        return (yield)
+    finally:
+        # With no next test, the test database is gone by now: nothing to restore.
+        blocker = getattr(item, "restore_migration_rows", None)
+        if blocker is not None and nextitem is not None:
+            with blocker.unblock():
+                _create_defaults()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep the call's report on the item, so fixtures can tell that the test failed."""
+    report = yield
+    if report.when == "call":
+        item.failed_call = report.failed
+    return report
+
+
+@dataclass
+class Phone:
+    """One person's browser context at phone size, with its console errors and screenshots."""
+
+    name: str
+    page: Page
+    server: str
+    shots: Path
+    errors: list[str] = field(default_factory=list)
+
+    def goto(self, path):
+        self.page.goto(f"{self.server}{path}")
+
+    def log_in(self, user):
+        """Sign in through the login page, landing on the home page."""
+        self.goto("/accounts/login/")
+        self.page.fill("#id_username", user.username)
+        self.page.fill("#id_password", PASSWORD)
+        self.page.get_by_role("button", name="登录").click()
+        self.page.wait_for_url(f"{self.server}/")
+
+    def shot(self, step, *, fits=True):
+        """Screenshot the whole page; unless told otherwise, check it is no wider than the phone."""
+        number = len(list(self.shots.glob("*.png"))) + 1
+        self.page.screenshot(
+            path=self.shots / f"{number:02d}-{self.name}-{step}.png", full_page=True
+        )
+        if fits:
+            width = self.page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"{self.page.url} is {width}px wide on a phone"
+
+    def console(self, message):
+        """Collect console errors (CSP violations and failed loads show up here)."""
+        source = (message.location or {}).get("url", "")
+        if message.type == "error" and "favicon" not in source:
+            self.errors.append(f"{self.page.url}: {message.text} ({source})")
+
+
+@pytest.fixture
+def phones(browser, live_server, migration_rows, tmp_path_factory, request):
+    """`phones(name)` → a new signed-out Phone on the live server; all closed afterwards."""
+    shots = tmp_path_factory.mktemp("screenshots")
+    opened = []
+
+    def open_phone(name):
+        context = browser.new_context(
+            viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
+        )
+        context.set_default_timeout(10_000)
+        phone = Phone(name=name, page=context.new_page(), server=live_server.url, shots=shots)
+        phone.page.on("console", phone.console)
+        phone.page.on("pageerror", lambda error: phone.errors.append(f"uncaught: {error}"))
+        opened.append(phone)
+        return phone
+
+    yield open_phone
+    for phone in opened:
+        if getattr(request.node, "failed_call", False):
+            phone.shot("failed", fits=False)
+        phone.page.context.close()
+    print(f"\nscreenshots: {shots}")
