@@ -2,6 +2,7 @@
 # Only Python >= 3.12, git and make are needed; everything else comes from the lock files.
 
 VENV := .venv
+CHROMIUM := /usr/bin/chromium
 PY := $(VENV)/bin/python
 LOCK := requirements/dev.txt
 ADDR ?= 127.0.0.1:8000
@@ -18,8 +19,15 @@ run: setup
 	$(PY) manage.py seed_demo --scale demo --if-empty
 	$(PY) manage.py runserver $(ADDR)
 
-test: setup
+test: setup $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's chromium (with a CJK font); install both when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	@echo "浏览器测试需要 chromium 和中文字体，正在用 apt 安装 (installing chromium for the browser tests)"
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei
 
 setup: $(VENV)/.installed .env
 
