@@ -1,0 +1,330 @@
+"""Compliance pages: how the regimes are kept, by regime, organization, pairing and period."""
+
+import datetime
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from activities import compliance
+from pairings import access
+from pairings.models import Organization
+from reports.xlsx import workbook_response
+
+MATRIX_PAGE = 50
+
+
+class ComplianceFilter(forms.Form):
+    org = forms.ModelChoiceField(
+        label="范围", queryset=None, required=False, empty_label="我的全部范围"
+    )
+    regime = forms.ChoiceField(label="制度", required=False)
+    start = forms.DateField(
+        label="起始日期", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label="截止日期", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.today = timezone.localdate()
+        self.fields["org"].queryset = (
+            access.visible_organizations(user)
+            .exclude(kind__in=Organization.BRANCH_KINDS)
+            .order_by("path")
+        )
+        self.regimes = [
+            r
+            for r, rules in compliance.regimes_with_rules(active_only=True)
+            if any(rule.cadence != "none" for rule in rules)
+        ]
+        self.fields["regime"].choices = [
+            ("", "全部制度"),
+            *[(r.code, r.name) for r in self.regimes],
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            self.add_error("end", "截止日期不能早于起始日期。")
+        return cleaned
+
+    @property
+    def values(self):
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        return {
+            "org": data.get("org"),
+            "regime": data.get("regime") or "",
+            "start": data.get("start") or datetime.date(self.today.year, 1, 1),
+            "end": data.get("end") or self.today,
+        }
+
+    def pairings(self):
+        pairings = access.visible_pairings(self.user)
+        org = self.values["org"]
+        if org is not None:
+            pairings = pairings.filter(
+                Q(helper__path__startswith=org.path) | Q(helped__path__startswith=org.path)
+            )
+        return pairings.order_by("code")
+
+    def rollup_organizations(self):
+        """The rows of the by-organization table: the level under the chosen scope."""
+        org = self.values["org"]
+        visible = access.visible_organizations(self.user).exclude(
+            kind__in=Organization.BRANCH_KINDS
+        )
+        if org is not None:
+            return list(
+                visible.filter(path__startswith=org.path, depth=org.depth + 1).order_by("path")
+            )
+        roots = list(visible.order_by("depth", "path")[:1])
+        if not roots:
+            return []
+        return list(visible.filter(depth=roots[0].depth + 1).order_by("path"))
+
+
+def _require_scope(user):
+    if access.scope_of(user).is_empty:
+        raise PermissionDenied("您没有可以查看的共建对子。")
+
+
+@require_GET
+def compliance_summary(request):
+    _require_scope(request.user)
+    form = ComplianceFilter(request.GET or None, user=request.user)
+    values = form.values
+    codes = {values["regime"]} if values["regime"] else None
+    pairings = form.pairings()
+    evaluation = compliance.evaluate(
+        pairings, values["start"], values["end"], regime_codes=codes, today=form.today
+    )
+    organizations = form.rollup_organizations()
+    by_org = evaluation.by_organization(organizations)
+    statuses = compliance.current_status(pairings, form.today)
+    not_done, missed = [], []
+    for pairing_id, rows in statuses.items():
+        pairing = evaluation.pairings.get(pairing_id)
+        for status in rows:
+            if codes and status.regime.code not in codes:
+                continue
+            if status.due and not status.met:
+                not_done.append((pairing, status))
+            if status.previous_missed:
+                missed.append((pairing, status))
+    if request.GET.get("export") == "xlsx":
+        return workbook_response(
+            f"制度落实情况_{values['start']}_{values['end']}.xlsx",
+            [
+                (
+                    "按制度",
+                    ["制度", "完成", "应完成", "完成率（%）", "按时", "按时率（%）"],
+                    [
+                        [r.name, m.num, m.den, m.percent, t.num, t.percent]
+                        for r, (m, t) in evaluation.by_regime().items()
+                    ],
+                ),
+                (
+                    "按组织",
+                    ["组织", "完成", "应完成", "完成率（%）", "按时", "按时率（%）"],
+                    [
+                        [o.name, m.num, m.den, m.percent, t.num, t.percent]
+                        for o, (m, t) in by_org.items()
+                    ],
+                ),
+                (
+                    "本期未完成",
+                    [
+                        "对子编号",
+                        "帮扶支部",
+                        "受帮扶支部",
+                        "制度",
+                        "期间",
+                        "已完成",
+                        "应完成",
+                        "剩余天数",
+                    ],
+                    [
+                        [
+                            p.code,
+                            p.helper.name,
+                            p.helped.name,
+                            s.regime.name,
+                            s.period.label,
+                            s.done,
+                            s.required,
+                            s.days_left,
+                        ]
+                        for p, s in not_done
+                    ],
+                ),
+                (
+                    "上期未完成",
+                    ["对子编号", "帮扶支部", "受帮扶支部", "制度", "期间"],
+                    [
+                        [
+                            p.code,
+                            p.helper.name,
+                            p.helped.name,
+                            s.regime.name,
+                            s.previous.period.label,
+                        ]
+                        for p, s in missed
+                    ],
+                ),
+                (
+                    "明细",
+                    [
+                        "对子编号",
+                        "帮扶支部",
+                        "受帮扶支部",
+                        "制度",
+                        "期间",
+                        "应完成次数",
+                        "已完成次数",
+                        "是否考核",
+                        "是否完成",
+                        "是否按时",
+                        "状态",
+                    ],
+                    [
+                        [
+                            evaluation.pairings[c.pairing_id].code,
+                            evaluation.pairings[c.pairing_id].helper.name,
+                            evaluation.pairings[c.pairing_id].helped.name,
+                            c.regime.name,
+                            c.period.code,
+                            c.required,
+                            c.count,
+                            c.due,
+                            c.met,
+                            c.on_time,
+                            compliance.State.LABELS[c.state],
+                        ]
+                        for c in evaluation.cells
+                    ],
+                ),
+            ],
+        )
+    query = request.GET.copy()
+    query.pop("export", None)
+    return render(
+        request,
+        "reports/compliance.html",
+        {
+            "form": form,
+            "values": values,
+            "evaluation": evaluation,
+            "by_regime": evaluation.by_regime(),
+            "total": evaluation.total(),
+            "by_org": by_org,
+            "not_done": not_done,
+            "missed": missed,
+            "query": query.urlencode(),
+        },
+    )
+
+
+@require_GET
+def compliance_matrix(request):
+    _require_scope(request.user)
+    form = ComplianceFilter(request.GET or None, user=request.user)
+    values = form.values
+    regime = next((r for r in form.regimes if r.code == values["regime"]), None)
+    regime = regime or next((r for r in form.regimes if r.code == "joint_meeting"), None)
+    regime = regime or (form.regimes[0] if form.regimes else None)
+    if regime is None:
+        raise PermissionDenied("没有需要考核的制度。")
+    pairings = form.pairings()
+    export = request.GET.get("export") == "xlsx"
+    page = None
+    if not export:
+        page = Paginator(pairings, MATRIX_PAGE).get_page(request.GET.get("page"))
+        pairings = pairings.filter(pk__in=[p.pk for p in page.object_list])
+    evaluation = compliance.evaluate(
+        pairings, values["start"], values["end"], regime_codes={regime.code}, today=form.today
+    )
+    periods = []
+    grid = {}
+    for cell in evaluation.cells:
+        if cell.period not in periods:
+            periods.append(cell.period)
+        grid.setdefault(cell.pairing_id, {})[cell.period] = cell
+    ordered = sorted(evaluation.pairings.values(), key=lambda p: p.code)
+    if export:
+        return workbook_response(
+            f"{regime.name}_{values['start']}_{values['end']}.xlsx",
+            [
+                (
+                    regime.short_name,
+                    ["对子编号", "帮扶支部", "受帮扶支部", *[p.label for p in periods]],
+                    [
+                        [
+                            p.code,
+                            p.helper.name,
+                            p.helped.name,
+                            *[
+                                compliance.State.LABELS[grid[p.pk][period].state]
+                                for period in periods
+                            ],
+                        ]
+                        for p in ordered
+                    ],
+                )
+            ],
+        )
+    activities_url = reverse("activities:list")
+    rows = []
+    for pairing in ordered:
+        cells = []
+        for period in periods:
+            cell = grid[pairing.pk][period]
+            link = (
+                activities_url
+                + "?"
+                + urlencode(
+                    {
+                        "pairing": pairing.pk,
+                        "regime": regime.code,
+                        "date_from": period.start.isoformat(),
+                        "date_to": period.end.isoformat(),
+                    }
+                )
+            )
+            cells.append(
+                (
+                    cell,
+                    compliance.State.SYMBOLS[cell.state],
+                    compliance.State.LABELS[cell.state],
+                    link,
+                )
+            )
+        rows.append((pairing, cells))
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("export", None)
+    return render(
+        request,
+        "reports/compliance_matrix.html",
+        {
+            "form": form,
+            "regime": regime,
+            "periods": periods,
+            "rows": rows,
+            "page": page,
+            "query": query.urlencode(),
+            "legend": [
+                (compliance.State.SYMBOLS[s], compliance.State.LABELS[s], s)
+                for s in compliance.State.LABELS
+            ],
+        },
+    )
