@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from activities.models import Activity, Cadence, Regime, RegimeCadence
 from activities.periods import Period
@@ -53,13 +54,13 @@ def schedule(cadences):
     rules = []
     for row in sorted(cadences, key=lambda c: c.valid_from):
         if rules:
-            old = rules[-1]
-            old_end = period_containing(old.cadence, max(row.valid_from, old.effective)).end
+            in_force = rule_on(rules, row.valid_from) or rules[0]  # the cadence on the change's date
+            old_end = period_containing(in_force.cadence, row.valid_from).end
             effective = first_period_after(row.cadence, old_end)
+            # A later change replaces any change not yet in force on its date.
+            rules = [rule for rule in rules if rule.effective <= row.valid_from]
         else:
             effective = period_containing(row.cadence, row.valid_from).start
-        while rules and rules[-1].effective >= effective:
-            rules.pop()  # a later change within the same period replaces an earlier one
         rules.append(Rule(effective, row.cadence, row.required))
     return rules
 
@@ -263,13 +264,13 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None):
     met when at least the required number of its regime's activities, submitted or confirmed,
     fall in it; on time when that many were submitted within the grace days after its end.
     """
-    today = today or datetime.date.today()
+    today = today or timezone.localdate()
     regimes = [
         (regime, rules)
         for regime, rules in regimes_with_rules(active_only=True)
         if regime_codes is None or regime.code in regime_codes
     ]
-    by_pk = {p.pk: p for p in pairings.select_related("helper", "helped")}
+    by_pk = {p.pk: p for p in pairings.select_related("helper", "helped").order_by("code")}
     suspensions = {}
     for s in PairingSuspension.objects.filter(pairing__in=pairings.values("pk")):
         suspensions.setdefault(s.pairing_id, []).append(s)

@@ -280,3 +280,58 @@ def make_two_pairing_county():
         role=role.SECRETARY, org=w.village_b, last_name="陈", first_name="静"
     )
     return w
+
+
+def make_submitted_activity(pairing, regime_code, date, *, on_time=True, **kwargs):
+    """An activity of a regime (None for "other") as it stands after submission.
+
+    It is stamped on time or late as given (the stamp is what compliance reads), submitted on
+    `submitted_on` (default: the activity's day); status submitted unless given: a confirmed one
+    gets its confirmation stamp, a returned one its reason, a draft no stamps at all.
+    """
+    from django.utils import timezone
+
+    status = kwargs.pop("status", Activity.Status.SUBMITTED)
+    submitted_on = kwargs.pop("submitted_on", date)
+    fields = {
+        "regime": Regime.objects.get(code=regime_code) if regime_code else None,
+        "date": date,
+        "status": status,
+    }
+    if status != Activity.Status.DRAFT:
+        submitted_at = timezone.make_aware(
+            datetime.datetime.combine(submitted_on, datetime.time(18))
+        )
+        fields.update(submitted_at=submitted_at, on_time=on_time)
+        if status == Activity.Status.CONFIRMED:
+            fields["confirmed_at"] = submitted_at
+        if status == Activity.Status.RETURNED:
+            fields["return_reason"] = "照片与活动内容不符，请补充后再提交。"
+    fields.update(kwargs)
+    return make_activity(pairing, **fields)
+
+
+def make_notification(user, **kwargs):
+    """A reminder in a user's list (the bell), unread unless read_at is given."""
+    from reports.models import Notification
+
+    n = _n()
+    fields = {
+        "user": user,
+        "kind": Notification.Kind.RETURNED,
+        "key": f"returned:{n}:1",
+        "title": f"活动被退回：集体学习{n}",
+        "body": "照片与活动内容不符，请补充后再提交。",
+        "url": f"/activities/{n}/",
+    }
+    fields.update(kwargs)
+    return Notification.objects.create(**fields)
+
+
+def make_inspection_score(inspection, item, score="18", **kwargs):
+    """One checklist item's score in an inspection (InspectionItem rows come with migrations)."""
+    from activities.models import InspectionScore
+
+    fields = {"inspection": inspection, "item": item, "score": Decimal(score)}
+    fields.update(kwargs)
+    return InspectionScore.objects.create(**fields)
