@@ -54,7 +54,9 @@ def schedule(cadences):
     rules = []
     for row in sorted(cadences, key=lambda c: c.valid_from):
         if rules:
-            in_force = rule_on(rules, row.valid_from) or rules[0]  # the cadence on the change's date
+            in_force = (
+                rule_on(rules, row.valid_from) or rules[0]
+            )  # the cadence on the change's date
             old_end = period_containing(in_force.cadence, row.valid_from).end
             effective = first_period_after(row.cadence, old_end)
             # A later change replaces any change not yet in force on its date.

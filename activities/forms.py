@@ -12,9 +12,12 @@ from activities.models import (
     Activity,
     Commitment,
     Evidence,
+    Inspection,
+    InspectionItem,
     Metric,
     Need,
     PeriodUnlock,
+    Rectification,
     Regime,
 )
 from pairings import access
@@ -107,6 +110,11 @@ class ActivityForm(forms.ModelForm):
             self.initial.setdefault("date", timezone.localdate())
             self.initial.setdefault("client_id", uuid.uuid4())
         if self.instance.pk:
+            if Inspection.objects.filter(activity=self.instance).exists():
+                # An inspection's activity keeps the regime and date the inspection records.
+                for name in ("regime", "category", "date"):
+                    self.fields[name].disabled = True
+                    self.fields[name].help_text = "这是党建互检的活动记录，制度、类别和日期随互检。"
             self.initial["client_id"] = self.instance.client_id
             self.initial["version"] = self.instance.version
             self.initial.setdefault(
@@ -331,3 +339,363 @@ class VisitForm(forms.ModelForm):
         if not self.instance.help_pairing.covers(day):
             raise ValidationError("走访日期必须在一帮一结对的起止日期之内。")
         return day
+
+
+# ---------------------------------------------------------------------------------------------
+# The annual mutual inspection (年度党建互检) and its rectification items (整改事项).
+
+
+class RectificationRowForm(forms.ModelForm):
+    """One rectification item opened with an inspection; a blank row is ignored."""
+
+    class Meta:
+        model = Rectification
+        fields = ["description", "owner", "due_date"]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "due_date": forms.DateInput(attrs={"type": "date"}),
+        }
+        help_texts = {"owner": "被检查方支部的党员。", "due_date": "应在何时前整改到位。"}
+
+    def __init__(self, *args, members, show_branch, **kwargs):
+        super().__init__(*args, **kwargs)
+        owner = self.fields["owner"]
+        owner.queryset = members
+        owner.empty_label = "（暂不指定）"
+        if show_branch:
+            owner.label_from_instance = lambda member: f"{member.name}（{member.branch}）"
+
+
+class BaseRectificationFormSet(forms.BaseFormSet):
+    def initial_form_count(self):
+        # Every row is optional, rows carried over when more were added too: blank rows are
+        # ignored, filled ones are checked.
+        return 0
+
+
+RectificationFormSet = forms.formset_factory(
+    RectificationRowForm, formset=BaseRectificationFormSet, extra=3, max_num=50, absolute_max=50
+)
+MORE_ROWS = 3
+
+
+class InspectionForm(forms.Form):
+    """Record one side's annual inspection of the other, with the rectification items it opens.
+
+    A secretary inspects for their own branch; county staff or a supervisor over the pairing
+    choose the inspecting side (上级代办). The inspected side is the pairing's other branch.
+    """
+
+    side = forms.ChoiceField(
+        label="检查方",
+        widget=forms.RadioSelect,
+        help_text="上级代办时，选择由哪一方检查哪一方。",
+    )
+    year = forms.TypedChoiceField(label="年度", coerce=int)
+    date = forms.DateField(label="检查日期", widget=forms.DateInput(attrs={"type": "date"}))
+    findings = forms.CharField(
+        label="检查发现",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="检查中发现的问题和好的做法。",
+    )
+    satisfaction = forms.ChoiceField(
+        label="群众满意度",
+        required=False,
+        choices=[("", "暂不评价"), *Inspection.Satisfaction.choices],
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, data=None, *, user, pairing, rows=None, extra_rows=None, **kwargs):
+        super().__init__(data, **kwargs)
+        self.user = user
+        self.pairing = pairing
+        self.branches = {pairing.helper_id: pairing.helper, pairing.helped_id: pairing.helped}
+        self.on_behalf_org_id = None
+        own = sorted(access.scope_of(user).write_branches & pairing.branch_ids)
+        if own:
+            self.sides = own
+        elif access.oversees(user, pairing):
+            self.sides = [pairing.helper_id, pairing.helped_id]
+            self.on_behalf_org_id = access.supervising_org_id(user, pairing)
+        else:
+            self.sides = []
+        if len(self.sides) == 1:
+            del self.fields["side"]
+        else:
+            self.fields["side"].choices = [
+                (pk, f"{self.branches[pk]}检查{self._other(pk)}") for pk in self.sides
+            ]
+        today = timezone.localdate()
+        first = max(pairing.start_date.year, 2000)
+        self.fields["year"].choices = [(y, f"{y}年") for y in range(today.year, first - 1, -1)]
+        self.fields["date"].widget.attrs["max"] = today.isoformat()
+        if not self.is_bound:
+            self.initial.setdefault("year", today.year)
+            self.initial.setdefault("date", today)
+            self.initial.setdefault("satisfaction", "")
+        self.items = list(InspectionItem.objects.filter(is_active=True))
+        for item in self.items:
+            self.fields[f"score_{item.pk}"] = self._score_field(item)
+        members = (
+            Member.objects.alive()
+            .filter(branch__in=[self._other(pk).pk for pk in self.sides])
+            .select_related("branch")
+            .order_by("branch__path", "name")
+        )
+        self.rectifications = RectificationFormSet(
+            data,
+            initial=rows,
+            prefix="rect",
+            form_kwargs={"members": members, "show_branch": len(self.sides) > 1},
+        )
+        if extra_rows:
+            self.rectifications.extra = extra_rows
+
+    @staticmethod
+    def _score_field(item):
+        most = f"得分不能超过满分{_plain(item.max_score)}分。"
+        return forms.DecimalField(
+            label=f"{item.name}（满分{_plain(item.max_score)}分）",
+            help_text=item.description,
+            min_value=0,
+            max_value=item.max_score,
+            decimal_places=1,
+            error_messages={
+                "required": f"请为“{item.name}”打分。",
+                "invalid": "请填写分数，如 18 或 17.5。",
+                "min_value": "得分不能为负数。",
+                "max_value": most,
+                "max_decimal_places": "得分最多保留一位小数。",
+            },
+            widget=forms.NumberInput(
+                attrs={"min": 0, "max": item.max_score, "step": "0.1", "inputmode": "decimal"}
+            ),
+        )
+
+    @classmethod
+    def with_more_rows(cls, data, **kwargs):
+        """The form again, unbound, keeping what was typed, with more blank rectification rows."""
+        typed = cls(data, **kwargs)
+        rows = [
+            {name: row[name].value() for name in RectificationRowForm.Meta.fields}
+            for row in typed.rectifications.forms
+            if row.has_changed()
+        ]
+        return cls(
+            initial={name: data[name] for name in typed.fields if name in data},
+            rows=rows,
+            extra_rows=len(rows) + MORE_ROWS,
+            **kwargs,
+        )
+
+    def _other(self, branch_id):
+        return self.branches[(self.pairing.branch_ids - {branch_id}).pop()]
+
+    @property
+    def fixed_sides(self):
+        """(inspector, inspected) when the user's own branch inspects; None when chosen."""
+        if len(self.sides) != 1:
+            return None
+        return self.branches[self.sides[0]], self._other(self.sides[0])
+
+    @property
+    def score_fields(self):
+        return [self[f"score_{item.pk}"] for item in self.items]
+
+    @property
+    def has_errors(self):
+        return bool(self.errors) or bool(self.rectifications.total_error_count())
+
+    def inspector_id(self):
+        if "side" in self.fields:
+            return int(self.cleaned_data["side"])
+        return self.sides[0]
+
+    def clean_date(self):
+        date = self.cleaned_data["date"]
+        if date > timezone.localdate():
+            raise ValidationError("检查日期不能晚于今天。")
+        return date
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.sides:
+            raise ValidationError("只有共建对子双方的支部或指导该对子的上级党组织可以记录互检。")
+        pairing, date = self.pairing, cleaned.get("date")
+        if date and not pairing.covers(date):
+            end = pairing.end_date or "今"
+            self.add_error(
+                "date", f"检查日期必须在共建对子的起止日期（{pairing.start_date}至{end}）之内。"
+            )
+        elif (
+            date
+            and not access.oversees(self.user, pairing)
+            and workflow.is_locked(pairing=pairing, day=date)
+        ):
+            self.add_error(
+                "date",
+                f"{date:%Y年%-m月}已于{workflow.lock_date(date):%Y年%-m月%-d日}后锁定，"
+                "不能再记录互检；如需补录请联系县委组织部解锁。",
+            )
+        if cleaned.get("year") is None:
+            return cleaned
+        inspector = self.inspector_id() if "side" not in self.errors else None
+        inspection = Inspection(
+            pairing=pairing,
+            inspector_id=inspector,
+            inspected_id=self._other(inspector).pk if inspector else None,
+            year=cleaned["year"],
+            date=date if "date" not in self.errors else None,
+        )
+        try:
+            inspection.clean()  # the year holds the date; one inspection a year by each side
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                if field == "inspector":
+                    field = "side" if "side" in self.fields else None
+                    messages = [f"{self.branches[inspector]}：{m}" for m in messages]
+                self.add_error(field if field in self.fields else None, messages)
+        self._check_rows(inspection)
+        return cleaned
+
+    def _check_rows(self, inspection):
+        """Each item's owner belongs to the inspected side, and it falls due after the visit."""
+        self.rectifications.full_clean()
+        for row in self.rectifications.forms:
+            data = getattr(row, "cleaned_data", None) or {}
+            owner, due = data.get("owner"), data.get("due_date")
+            if owner is not None and owner.branch_id != inspection.inspected_id:
+                row.add_error("owner", "责任人必须是被检查方支部的党员。")
+            if due and inspection.date and due < inspection.date:
+                row.add_error("due_date", "整改期限不能早于检查日期。")
+
+    def is_valid(self):
+        form_valid = super().is_valid()
+        rows_valid = self.rectifications.is_valid()
+        return form_valid and rows_valid
+
+    def record(self):
+        """The keyword arguments for workflow.record_inspection that come from this form."""
+        data = self.cleaned_data
+        inspector = self.inspector_id()
+        return {
+            "pairing": self.pairing,
+            "inspector": self.branches[inspector],
+            "inspected": self._other(inspector),
+            "year": data["year"],
+            "date": data["date"],
+            "scores": {item: data[f"score_{item.pk}"] for item in self.items},
+            "findings": data["findings"],
+            "satisfaction": data["satisfaction"],
+            "rectifications": [
+                {key: row.cleaned_data[key] for key in RectificationRowForm.Meta.fields}
+                for row in self.rectifications.forms
+                if row.has_changed()
+            ],
+            "on_behalf_by_id": self.on_behalf_org_id,
+        }
+
+
+# What each rectification step asks for: (date label, note label, note required).
+STEP_FIELDS = {
+    "start": (None, "说明", False),
+    "done": ("完成日期", "整改情况", False),
+    "verify": ("验收日期", "验收意见", False),
+    "reopen": (None, "退回原因", True),
+}
+
+
+class RectificationStepForm(forms.Form):
+    """One step of a rectification item: start, done (dated, with evidence), verify, send back.
+
+    Which side may take which step is the view's question; whether the item's status allows the
+    step is asked here (and again by the workflow, under a lock).
+    """
+
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(max_length=80, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    evidence = MultipleFileField(
+        label="佐证材料",
+        required=False,
+        help_text="整改后的照片、整改报告（JPEG、PNG、WebP 图片或 PDF），选填。",
+    )
+
+    def __init__(self, *args, rectification, step, **kwargs):
+        super().__init__(*args, prefix=step, **kwargs)
+        self.rectification = rectification
+        self.step = step
+        self.processed = []
+        day_label, note_label, note_required = STEP_FIELDS[step]
+        if day_label:
+            self.fields["day"].label = day_label
+            self.fields["day"].widget.attrs["max"] = timezone.localdate().isoformat()
+            self.initial.setdefault("day", timezone.localdate())
+        else:
+            del self.fields["day"]
+        self.fields["note"].label = note_label
+        self.fields["note"].required = note_required
+        if note_required:
+            self.fields["note"].error_messages["required"] = f"请填写{note_label}。"
+        if step != "done":
+            del self.fields["evidence"]
+
+    def clean_day(self):
+        day = self.cleaned_data["day"]
+        label = self.fields["day"].label
+        inspected_on = self.rectification.inspection.date
+        done_at = self.rectification.done_at
+        if day > timezone.localdate():
+            raise ValidationError(f"{label}不能晚于今天。")
+        if self.step == "done" and day < inspected_on:
+            raise ValidationError(f"完成日期不能早于检查日期（{inspected_on:%Y年%-m月%-d日}）。")
+        if self.step == "verify" and done_at and day < done_at:
+            raise ValidationError(f"验收日期不能早于完成日期（{done_at:%Y年%-m月%-d日}）。")
+        return day
+
+    def clean(self):
+        cleaned = super().clean()
+        refusal = workflow.rectification_refusal(self.rectification, self.step)
+        if refusal:
+            raise ValidationError(refusal)
+        if "evidence" in self.fields:
+            self.processed = process_files(
+                self,
+                cleaned.get("evidence") or [],
+                existing=self.rectification.evidence.count(),
+            )
+        return cleaned
+
+
+class RectificationFilterForm(forms.Form):
+    UNFINISHED = "unfinished"
+
+    status = forms.ChoiceField(
+        label="状态",
+        required=False,
+        choices=[
+            ("", "全部状态"),
+            (UNFINISHED, "未完成（待整改、整改中）"),
+            *Rectification.Status.choices,
+        ],
+    )
+    overdue = forms.BooleanField(label="只看已逾期", required=False)
+    pairing = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def apply(self, rows, today):
+        """Filter rows the user may already read; bad filters show nothing."""
+        if not self.is_bound:
+            return rows
+        if not self.is_valid():
+            return rows.none()
+        data = self.cleaned_data
+        unfinished = [Rectification.Status.OPEN, Rectification.Status.IN_PROGRESS]
+        if data["status"] == self.UNFINISHED:
+            rows = rows.filter(status__in=unfinished)
+        elif data["status"]:
+            rows = rows.filter(status=data["status"])
+        if data["overdue"]:
+            rows = rows.filter(status__in=unfinished, due_date__lt=today)
+        if data["pairing"]:
+            rows = rows.filter(inspection__pairing=data["pairing"])
+        return rows

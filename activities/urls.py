@@ -1,6 +1,6 @@
 from django.urls import path
 
-from activities import evidence_views, pairing_views, views
+from activities import evidence_views, pairing_views, views, views_inspections
 
 app_name = "activities"
 
@@ -31,4 +31,16 @@ urlpatterns = [
     ),
     path("help/", pairing_views.help_list, name="help_list"),
     path("help/<int:pk>/", pairing_views.help_detail, name="help_detail"),
+    path(
+        "pairings/<int:pk>/inspections/new/",
+        views_inspections.inspection_new,
+        name="inspection_new",
+    ),
+    path("inspections/<int:pk>/", views_inspections.inspection_detail, name="inspection_detail"),
+    path("rectifications/", views_inspections.rectification_list, name="rectification_list"),
+    path(
+        "rectifications/<int:pk>/",
+        views_inspections.rectification_update,
+        name="rectification_update",
+    ),
 ]

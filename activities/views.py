@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from activities import workflow
 from activities.filters import ActivityFilterForm
 from activities.forms import ActivityForm, ReturnForm, UnlockForm
-from activities.models import Activity
+from activities.models import Activity, Inspection
 from pairings import access
 from pairings.models import Pairing
 from pairings.templatetags.people import person
@@ -126,6 +126,7 @@ def activity_detail(request, pk):
             "evidence": activity.evidence.order_by("uploaded_at", "pk"),
             "history": history,
             "return_form": ReturnForm(),
+            "inspection": Inspection.objects.alive().filter(activity=activity).first(),
         },
     )
 

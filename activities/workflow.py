@@ -4,6 +4,7 @@ draft → submitted → confirmed | returned → (fixed) → submitted …
 """
 
 import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,7 +14,17 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from activities import compliance
-from activities.models import Activity, Evidence, Outcome, Participation, PeriodUnlock
+from activities.models import (
+    Activity,
+    Evidence,
+    Inspection,
+    InspectionScore,
+    Outcome,
+    Participation,
+    PeriodUnlock,
+    Rectification,
+    Regime,
+)
 
 Status = Activity.Status
 
@@ -188,12 +199,19 @@ def return_activity(*, activity, by, reason):
 
 @transaction.atomic
 def trash_activity(*, activity, by):
+    """Move an activity to the trash, with the inspection it records (if any)."""
     activity.trash(by=by)
+    inspection = Inspection.objects.alive().filter(activity=activity).first()
+    if inspection is not None:
+        inspection.trash(by=by)
 
 
 @transaction.atomic
 def restore_activity(*, activity, by):
     activity.restore(by=by)
+    inspection = Inspection.objects.trashed().filter(activity=activity).first()
+    if inspection is not None:
+        inspection.restore(by=by)
 
 
 @transaction.atomic
@@ -225,3 +243,153 @@ def record_progress(*, commitment, files, by):
         need._history_user = by
         need.save(update_fields=["status"])
     return commitment
+
+
+# ---------------------------------------------------------------------------------------------
+# The annual mutual inspection (年度党建互检) and its rectification items (整改事项).
+
+MUTUAL_INSPECTION = "mutual_inspection"
+
+
+def inspection_title(year, inspector, inspected):
+    return f"{year}年度党建互检：{inspector}检查{inspected}"[:200]
+
+
+def _inspection_summary(scores, satisfaction, findings, rectifications):
+    """What the partner reads on the activity page when confirming the inspection."""
+    total = sum(scores.values(), Decimal(0))
+    maximum = sum((item.max_score for item in scores), Decimal(0))
+    lines = [f"检查得分：{total.normalize():f}分（满分{maximum.normalize():f}分）。"]
+    if satisfaction:
+        lines.append(f"群众满意度：{Inspection.Satisfaction(satisfaction).label}。")
+    if rectifications:
+        lines.append(f"提出整改事项{len(rectifications)}项。")
+    if findings:
+        lines.append(f"检查发现：{findings}")
+    return "\n".join(lines)
+
+
+@transaction.atomic
+def record_inspection(
+    *,
+    pairing,
+    inspector,
+    inspected,
+    year,
+    date,
+    scores,
+    findings,
+    satisfaction,
+    rectifications,
+    by,
+    submit=True,
+    on_behalf_by_id=None,
+):
+    """Record one side's annual inspection of the other.
+
+    Logs the 年度党建互检 activity (which makes the year's mutual_inspection regime met once
+    submitted or confirmed; the partner confirms it like any activity), attaches the inspection
+    to it, and writes the scores ({InspectionItem: Decimal}) and the rectification items
+    ([{description, owner, due_date}]) it opens. A second inspection by the same side in a year
+    is refused by the database (inspection_once_a_year_per_side): IntegrityError.
+    """
+    activity = Activity(
+        pairing=pairing,
+        regime=Regime.objects.get(code=MUTUAL_INSPECTION),
+        category=Activity.Category.INSPECTION,
+        date=date,
+        title=inspection_title(year, inspector, inspected),
+        summary=_inspection_summary(scores, satisfaction, findings, rectifications),
+        logged_by_branch=inspector,
+        on_behalf_by_id=on_behalf_by_id,
+    )
+    create_activity(activity=activity, participants=[], outcomes={}, files=[], by=by, submit=submit)
+    inspection = Inspection(
+        pairing=pairing,
+        activity=activity,
+        year=year,
+        inspector=inspector,
+        inspected=inspected,
+        date=date,
+        findings=findings,
+        satisfaction=satisfaction,
+    )
+    inspection._history_user = by
+    inspection.save()
+    bulk_create_with_history(
+        [
+            InspectionScore(inspection=inspection, item=item, score=score)
+            for item, score in scores.items()
+        ],
+        InspectionScore,
+        default_user=by,
+    )
+    bulk_create_with_history(
+        [Rectification(inspection=inspection, **row) for row in rectifications],
+        Rectification,
+        default_user=by,
+    )
+    return inspection
+
+
+RStatus = Rectification.Status
+
+# step → (the statuses it may start from, the status it leads to, what it is called).
+# The inspected side starts and finishes an item (a quick fix may go straight to done); the
+# inspecting side, or those over the pairing, verify it or send it back.
+RECTIFICATION_STEPS = {
+    "start": ((RStatus.OPEN,), RStatus.IN_PROGRESS, "开始整改"),
+    "done": ((RStatus.OPEN, RStatus.IN_PROGRESS), RStatus.DONE, "整改完成"),
+    "verify": ((RStatus.DONE,), RStatus.VERIFIED, "验收通过"),
+    "reopen": ((RStatus.DONE,), RStatus.IN_PROGRESS, "退回重新整改"),
+}
+INSPECTED_STEPS = ("start", "done")
+INSPECTING_STEPS = ("verify", "reopen")
+
+
+def rectification_refusal(rectification, step):
+    """Why `step` cannot be taken from the item's current status, or None when it can."""
+    allowed_from, _, label = RECTIFICATION_STEPS[step]
+    if rectification.status in allowed_from:
+        return None
+    return f"该整改事项当前为“{rectification.get_status_display()}”，不能{label}。"
+
+
+def _store_evidence(*, rectification, files, by):
+    for processed in files:
+        Evidence.objects.create(
+            rectification=rectification,
+            kind=processed.kind,
+            file=processed.file,
+            thumbnail=processed.thumbnail or "",
+            original_name=processed.original_name,
+            content_type=processed.content_type,
+            size=processed.size,
+            uploaded_by=by,
+        )
+
+
+@transaction.atomic
+def move_rectification(*, rectification, step, by, day=None, note="", files=()):
+    """Take one step of a rectification item; the note is kept in its history.
+
+    Refuses (ValidationError) a step its current status does not allow, read under a row lock,
+    so two people acting at once cannot both move it.
+    """
+    current = Rectification.objects.select_for_update().get(pk=rectification.pk)
+    refusal = rectification_refusal(current, step)
+    if refusal:
+        raise ValidationError(refusal)
+    _, to, label = RECTIFICATION_STEPS[step]
+    rectification.status = to
+    if step == "done":
+        rectification.done_at = day
+    elif step == "verify":
+        rectification.verified_at = day
+    elif step == "reopen":
+        rectification.done_at = None
+    rectification._history_user = by
+    rectification._change_reason = (f"{label}：{note}" if note else label)[:100]
+    rectification.save(update_fields=["status", "done_at", "verified_at"])
+    _store_evidence(rectification=rectification, files=files, by=by)
+    return rectification

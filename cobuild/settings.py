@@ -69,6 +69,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "pairings.context_processors.roles",
+                "reports.context_processors.notifications",
             ],
         },
     },
@@ -202,4 +203,10 @@ COBUILD = {
     # Evidence uploads: the largest file accepted, and how many files one record may hold.
     "EVIDENCE_MAX_BYTES": env.int("COBUILD_EVIDENCE_MAX_BYTES", default=10 * 1024 * 1024),
     "EVIDENCE_MAX_FILES": env.int("COBUILD_EVIDENCE_MAX_FILES", default=9),
+    # Reminders (manage.py send_reminders): a regime period ending within this many days with
+    # nothing submitted yet; an activity waiting for the partner's confirmation longer than this.
+    "REMINDER_DAYS_BEFORE_END": env.int("COBUILD_REMINDER_DAYS_BEFORE_END", default=7),
+    "REMINDER_CONFIRM_AFTER_DAYS": env.int("COBUILD_REMINDER_CONFIRM_AFTER_DAYS", default=3),
+    # Where the site is reached from outside, to make the links in reminder emails absolute.
+    "SITE_URL": env.str("COBUILD_SITE_URL", default="http://127.0.0.1:8000"),
 }

@@ -1029,9 +1029,9 @@ class WorkflowTests(TestCase):
 class QueryCountTests(TestCase):
     """The secretary's home and the activity list run the same queries whatever the data size."""
 
-    HOME_QUERIES = 15
-    STAFF_HOME_QUERIES = 8
-    LIST_QUERIES = 7
+    HOME_QUERIES = 16
+    STAFF_HOME_QUERIES = 9
+    LIST_QUERIES = 8
 
     @classmethod
     def setUpTestData(cls):

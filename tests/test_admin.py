@@ -29,6 +29,7 @@ from activities.models import (
 )
 from cobuild.admin_tools import TrashAdmin
 from pairings.models import Organization, Pairing, PairingSuspension, Trashable
+from reports.models import NotificationPreference
 from tests.factories import (
     make_activity,
     make_branch,
@@ -41,6 +42,7 @@ from tests.factories import (
     make_inspection,
     make_member,
     make_need,
+    make_notification,
     make_org,
     make_outcome,
     make_pairing,
@@ -102,6 +104,8 @@ class AdminTestCase(TestCase):
         )
         make_period_figure(cls.village, "rubber_area", "2025")
         make_period_unlock(cls.village, cls.admin, period="2025-03")
+        make_notification(cls.admin)
+        NotificationPreference.objects.create(user=cls.admin)
         PairingSuspension.objects.create(
             pairing=cls.pairing, start_date=datetime.date(2025, 7, 1), reason="村两委换届"
         )
