@@ -1,0 +1,194 @@
+"""The figures of a scope and a date range: what the dashboard shows and the report quotes.
+
+Everything is aggregated in SQL with a fixed number of queries, whatever the data size.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import TruncMonth
+
+from activities import compliance
+from activities.models import Activity, Commitment, Metric, Outcome, PeriodFigure, Rectification
+from pairings.models import Member, Organization
+from reports.numbers import metric_quantity
+
+
+@dataclass
+class OutcomeTotal:
+    metric: Metric
+    value: Decimal
+
+    @property
+    def text(self):
+        return metric_quantity(self.value, self.metric)
+
+
+@dataclass
+class Figures:
+    start: datetime.date
+    end: datetime.date
+    pairings: int
+    organ_branches: int
+    village_branches: int
+    members: int  # members of the paired branches
+    participants: int  # of them, those who took part in an activity in the range
+    activities: int
+    villagers: int  # villager attendances
+    by_regime: list  # [(regime or None, count)], regimes in order, "other" last
+    by_category: list  # [(label, count)]
+    evaluation: compliance.Evaluation
+    outcomes: list  # [OutcomeTotal] for every active metric
+    deeds_done: int
+    deeds_amount: Decimal
+    monthly: list  # [(first day of month, count)]
+    open_rectifications: int
+    overdue_rectifications: int
+    open_commitments: int
+    overdue_commitments: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def participation(self):
+        return compliance.Ratio(self.participants, self.members)
+
+    def outcome(self, code):
+        return next((o for o in self.outcomes if o.metric.code == code), None)
+
+
+def compute(pairings, start, end, *, today, organizations=None):
+    """Figures for `pairings` (a queryset) from `start` to `end`.
+
+    `organizations` (a queryset) holds the organizations whose own period figures count: stocks
+    take each organization's latest value within the range, then sum; flows entered per period
+    add to the flows carried by activities.
+    """
+    pairing_ids = pairings.values("pk")
+    running = pairings.filter(start_date__lte=end).filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=start)
+    )
+    branches = Organization.objects.filter(
+        Q(pk__in=running.values("helper_id")) | Q(pk__in=running.values("helped_id"))
+    )
+    branch_counts = branches.aggregate(
+        organ=Count("pk", filter=Q(sector=Organization.Sector.ORGAN)),
+        village=Count("pk", filter=~Q(sector=Organization.Sector.ORGAN)),
+    )
+    activities = Activity.objects.counted().filter(
+        pairing__in=pairing_ids, date__range=(start, end)
+    )
+    totals = activities.aggregate(n=Count("pk"), villagers=Sum("villager_count"))
+    members = Member.objects.alive().filter(branch__in=branches.values("pk"))
+    member_counts = members.aggregate(
+        total=Count("pk"),
+        took_part=Count(
+            "pk", filter=Q(pk__in=activities.values("participations__member_id")), distinct=True
+        ),
+    )
+    regime_rows = {
+        row["regime_id"]: row["n"]
+        for row in activities.values("regime_id").annotate(n=Count("pk")).order_by()
+    }
+    category_rows = {
+        row["category"]: row["n"]
+        for row in activities.values("category").annotate(n=Count("pk")).order_by()
+    }
+    evaluation = compliance.evaluate(pairings, start, end, today=today)
+    regimes = [r for r, _ in compliance.regimes_with_rules()]
+    by_regime = [(r, regime_rows.get(r.pk, 0)) for r in regimes]
+    by_regime.append((None, regime_rows.get(None, 0)))
+    metrics = list(Metric.objects.filter(is_active=True))
+    flows = dict(
+        Outcome.objects.filter(activity__in=activities.values("pk"))
+        .values("metric_id")
+        .annotate(total=Sum("value"))
+        .values_list("metric_id", "total")
+    )
+    entered = _period_figures(organizations, start, end) if organizations is not None else {}
+    outcomes = [
+        OutcomeTotal(m, (flows.get(m.pk) or Decimal(0)) + entered.get(m.pk, Decimal(0)))
+        for m in metrics
+    ]
+    commitments = Commitment.objects.alive().filter(pairing__in=pairing_ids)
+    deeds = commitments.filter(status="done", done_on__range=(start, end)).aggregate(
+        n=Count("pk"), amount=Sum("amount")
+    )
+    open_commitments = commitments.filter(status__in=["planned", "in_progress"]).aggregate(
+        open=Count("pk"), overdue=Count("pk", filter=Q(due_date__lt=today))
+    )
+    rectifications = (
+        Rectification.objects.alive()
+        .filter(
+            inspection__pairing__in=pairing_ids,
+            inspection__deleted_at__isnull=True,
+            status__in=["open", "in_progress"],
+        )
+        .aggregate(open=Count("pk"), overdue=Count("pk", filter=Q(due_date__lt=today)))
+    )
+    monthly = list(
+        activities.annotate(month=TruncMonth("date"))
+        .values("month")
+        .annotate(n=Count("pk"))
+        .order_by("month")
+        .values_list("month", "n")
+    )
+    return Figures(
+        start=start,
+        end=end,
+        pairings=running.count(),
+        organ_branches=branch_counts["organ"],
+        village_branches=branch_counts["village"],
+        members=member_counts["total"],
+        participants=member_counts["took_part"],
+        activities=totals["n"],
+        villagers=totals["villagers"] or 0,
+        by_regime=by_regime,
+        by_category=[
+            (label, category_rows.get(value, 0)) for value, label in Activity.Category.choices
+        ],
+        evaluation=evaluation,
+        outcomes=outcomes,
+        deeds_done=deeds["n"],
+        deeds_amount=deeds["amount"] or Decimal(0),
+        monthly=_every_month(start, end, dict(monthly)),
+        open_rectifications=rectifications["open"],
+        overdue_rectifications=rectifications["overdue"],
+        open_commitments=open_commitments["open"],
+        overdue_commitments=open_commitments["overdue"],
+    )
+
+
+def _period_figures(organizations, start, end):
+    """{metric id: total} of figures entered per organization for periods within the range.
+
+    A stock takes each organization's latest value in the range; flows add up.
+    """
+    in_range = PeriodFigure.objects.filter(
+        organization__in=organizations.values("pk"),
+        period_start__gte=start,
+        period_end__lte=end,
+        metric__is_active=True,
+    )
+    latest = in_range.filter(
+        organization=OuterRef("organization"), metric=OuterRef("metric")
+    ).order_by("-period_end", "-pk")
+    totals = (
+        in_range.filter(
+            Q(metric__aggregation=Metric.Aggregation.FLOW) | Q(pk=Subquery(latest.values("pk")[:1]))
+        )
+        .values("metric_id")
+        .annotate(total=Sum("value"))
+        .order_by()
+    )
+    return {row["metric_id"]: row["total"] for row in totals}
+
+
+def _every_month(start, end, counts):
+    months = []
+    day = start.replace(day=1)
+    while day <= end:
+        months.append((day, counts.get(day, 0)))
+        day = (day + datetime.timedelta(days=32)).replace(day=1)
+    return months
