@@ -9,8 +9,8 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Q
-from django.db.models.functions import TruncMonth
+from django.db.models import CharField, Count, Q
+from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
 from activities.models import Activity, Cadence, Regime, RegimeCadence
@@ -193,14 +193,18 @@ class Evaluation:
     cells: list
 
     def _roll(self, key):
-        met, on_time = {}, {}
+        tallies = {}  # key → [due, met, on time]
         for cell in self.cells:
-            if not cell.due:
-                continue
-            k = key(cell)
-            met[k] = met.get(k, ZERO) + Ratio(int(cell.met), 1)
-            on_time[k] = on_time.get(k, ZERO) + Ratio(int(cell.on_time), 1)
-        return {k: (met[k], on_time[k]) for k in met}
+            if cell.due:
+                tally = tallies.setdefault(key(cell), [0, 0, 0])
+                tally[0] += 1
+                if cell.count >= cell.required:
+                    tally[1] += 1
+                    if cell.on_time_count >= cell.required:
+                        tally[2] += 1
+        return {
+            k: (Ratio(met, due), Ratio(on_time, due)) for k, (due, met, on_time) in tallies.items()
+        }
 
     def by_regime(self):
         """{regime: (met ÷ due, on time ÷ due)} for every regime, also those with nothing due."""
@@ -223,18 +227,17 @@ class Evaluation:
         A pairing of an organ branch and a village counts under the organs' working committee
         and under the township alike, so the rows need not add up to the total.
         """
+        per_pairing = self.by_pairing()
         rows = {}
         for org in organizations:
-            member_pairings = {
-                pk
-                for pk, p in self.pairings.items()
-                if p.helper.path.startswith(org.path) or p.helped.path.startswith(org.path)
-            }
             met = on_time = ZERO
-            for cell in self.cells:
-                if cell.due and cell.pairing_id in member_pairings:
-                    met += Ratio(int(cell.met), 1)
-                    on_time += Ratio(int(cell.on_time), 1)
+            for pk, pairing in self.pairings.items():
+                if pk in per_pairing and (
+                    pairing.helper.path.startswith(org.path)
+                    or pairing.helped.path.startswith(org.path)
+                ):
+                    met += per_pairing[pk][0]
+                    on_time += per_pairing[pk][1]
             rows[org] = (met, on_time)
         return rows
 
@@ -259,7 +262,7 @@ def periods_between(rules, start, end):
     return periods
 
 
-def evaluate(pairings, start, end, *, regime_codes=None, today=None):
+def evaluate(pairings, start, end, *, regime_codes=None, today=None, starts=None, regimes=None):
     """Compliance of `pairings` (a queryset) from `start` to `end`, in four queries.
 
     A period is due for a pairing active for the whole of it (not suspended) once it has ended;
@@ -269,18 +272,30 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None):
     today = today or timezone.localdate()
     regimes = [
         (regime, rules)
-        for regime, rules in regimes_with_rules(active_only=True)
+        for regime, rules in (regimes or regimes_with_rules(active_only=True))
         if regime_codes is None or regime.code in regime_codes
     ]
     by_pk = {p.pk: p for p in pairings.select_related("helper", "helped").order_by("code")}
     suspensions = {}
     for s in PairingSuspension.objects.filter(pairing__in=pairings.values("pk")):
         suspensions.setdefault(s.pairing_id, []).append(s)
-    plan = {regime.pk: periods_between(rules, start, end) for regime, rules in regimes}
+    starts = starts or {}  # a later start for some regimes (regime id → date)
+    plan = {
+        regime.pk: periods_between(rules, max(start, starts.get(regime.pk, start)), end)
+        for regime, rules in regimes
+    }
     first = min((ps[0][0].start for ps in plan.values() if ps), default=start)
     last = max((ps[-1][0].end for ps in plan.values() if ps), default=end)
+    # Count per pairing, regime and month in SQL ("YYYY-MM" cut from the ISO date: no per-row
+    # function calls), then add the months up into each regime's periods.
     counts = {}
     if by_pk and regimes:
+        period_of_month = {
+            regime.pk: {
+                month: period for period, _ in plan[regime.pk] for month in _months_in(period)
+            }
+            for regime, _ in regimes
+        }
         rows = (
             Activity.objects.counted()
             .filter(
@@ -288,23 +303,22 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None):
                 regime__in=[r.pk for r, _ in regimes],
                 date__range=(first, last),
             )
-            .annotate(month=TruncMonth("date"))
+            .annotate(month=Substr(Cast("date", CharField()), 1, 7))
             .values("pairing_id", "regime_id", "month")
             .annotate(n=Count("pk"), on_time=Count("pk", filter=Q(on_time=True)))
             .order_by()
         )
         for row in rows:
-            months = counts.setdefault((row["pairing_id"], row["regime_id"]), {})
-            months[row["month"]] = (row["n"], row["on_time"])
+            period = period_of_month[row["regime_id"]].get(row["month"])
+            key = (row["pairing_id"], row["regime_id"], period)
+            n, t = counts.get(key, (0, 0))
+            counts[key] = (n + row["n"], t + row["on_time"])
     cells = []
     for regime, _ in regimes:
         for period, rule in plan[regime.pk]:
             required = rule.required if rule and rule.cadence != Cadence.NONE else 0
             for pk, pairing in by_pk.items():
-                months = counts.get((pk, regime.pk), {})
-                in_period = [v for m, v in months.items() if period.start <= m <= period.end]
-                count = sum(n for n, _ in in_period)
-                on_time = sum(t for _, t in in_period)
+                count, on_time = counts.get((pk, regime.pk, period), (0, 0))
                 active = _active_throughout(pairing, period, suspensions.get(pk, ()))
                 due = required > 0 and active and period.end < today
                 if required == 0 or not active:
@@ -317,6 +331,14 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None):
                     state = State.MET if on_time >= required else State.LATE
                 cells.append(Cell(pk, regime, period, required, count, on_time, due, state))
     return Evaluation(start, end, by_pk, [r for r, _ in regimes], cells)
+
+
+def _months_in(period):
+    """The "YYYY-MM" codes of the months a period spans."""
+    day = period.start
+    while day <= period.end:
+        yield f"{day:%Y-%m}"
+        day = (day + datetime.timedelta(days=32)).replace(day=1)
 
 
 def _active_throughout(pairing, period, suspensions):
@@ -375,7 +397,12 @@ def current_status(pairings, today):
     Returns {pairing_id: [RegimeStatus, …]} in regime order.
     """
     start = datetime.date(today.year - 1, 1, 1)  # holds the previous period of every cadence
-    evaluation = evaluate(pairings, start, today, today=today)
+    regimes = regimes_with_rules(active_only=True)
+    starts = {}  # each regime from its previous period on
+    for regime, rules in regimes:
+        current = period_of(rules, today)
+        starts[regime.pk] = period_of(rules, current.start - datetime.timedelta(days=1)).start
+    evaluation = evaluate(pairings, start, today, today=today, starts=starts, regimes=regimes)
     by_key = {}
     for cell in evaluation.cells:
         by_key.setdefault((cell.pairing_id, cell.regime.pk), []).append(cell)
