@@ -209,4 +209,8 @@ COBUILD = {
     "REMINDER_CONFIRM_AFTER_DAYS": env.int("COBUILD_REMINDER_CONFIRM_AFTER_DAYS", default=3),
     # Where the site is reached from outside, to make the links in reminder emails absolute.
     "SITE_URL": env.str("COBUILD_SITE_URL", default="http://127.0.0.1:8000"),
+    # Situation reports' 存在问题: pairings whose member participation is below this share, and
+    # pairings whose activities use this many categories or fewer.
+    "REPORT_LOW_PARTICIPATION": env.float("COBUILD_REPORT_LOW_PARTICIPATION", default=0.5),
+    "REPORT_FEW_CATEGORIES": env.int("COBUILD_REPORT_FEW_CATEGORIES", default=2),
 }

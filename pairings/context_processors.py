@@ -11,5 +11,8 @@ def roles(request):
         "user_roles": {
             "can_read": not scope.is_empty,
             "county_staff": access.Role.COUNTY_STAFF in scope.roles,
+            "reports": bool(
+                scope.roles & {access.Role.COUNTY_STAFF, access.Role.SUPERVISOR, access.Role.VIEWER}
+            ),
         }
     }

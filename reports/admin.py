@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from reports.models import Notification, NotificationPreference
+from cobuild.admin_tools import TrashAdmin
+from reports.models import Notification, NotificationPreference, ReportVersion, SituationReport
 
 
 @admin.register(Notification)
@@ -21,3 +22,33 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
     list_filter = ["email"]
     search_fields = ["user__username", "user__last_name", "user__first_name"]
     autocomplete_fields = ["user"]
+
+
+class ReportVersionInline(admin.TabularInline):
+    """A report's versions, read only: they are added by the report pages and never changed."""
+
+    model = ReportVersion
+    fields = ["number", "kind", "note", "created_by", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-number"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SituationReport)
+class SituationReportAdmin(TrashAdmin):
+    """Situation reports are written on their own pages; the admin lists them and restores them."""
+
+    list_display = ["title", "organization", "start", "end", "created_by", "created_at"]
+    search_fields = ["title", "organization__name"]
+    autocomplete_fields = ["organization"]
+    readonly_fields = ["created_by", "created_at"]
+    list_select_related = ["organization", "created_by"]
+    date_hierarchy = "created_at"
+    inlines = [ReportVersionInline]

@@ -6,8 +6,12 @@ change history (no HistoricalRecords): the records they point to keep theirs.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Max, Q
+from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from pairings.models import Trashable, TrashQuerySet
 
 
 class NotificationKind(models.TextChoices):
@@ -105,3 +109,156 @@ class NotificationPreference(models.Model):
 
     def __str__(self):
         return f"{self.user}：邮件提醒{'开' if self.email else '关'}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Situation reports (情况汇报): a scope, a date range, and the staff's versions of the five sections.
+
+
+class SituationReportQuerySet(TrashQuerySet):
+    def for_list(self):
+        return self.select_related("organization", "created_by").annotate(
+            latest_number=Max("versions__number"), updated_at=Max("versions__created_at")
+        )
+
+
+class SituationReport(Trashable):
+    """A situation report for a scope (the county, a township, the organs' working committee)."""
+
+    organization = models.ForeignKey(
+        "pairings.Organization",
+        verbose_name="汇报范围",
+        on_delete=models.PROTECT,
+        related_name="situation_reports",
+        help_text="县委、乡镇党委或机关工委：汇报其下所有共建对子的情况。",
+    )
+    start = models.DateField("起始日期")
+    end = models.DateField("截止日期")
+    title = models.CharField("标题", max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="起草人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("起草时间", default=timezone.now, editable=False)
+    history = HistoricalRecords()
+
+    objects = SituationReportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "情况汇报"
+        verbose_name_plural = "情况汇报"
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gte=F("start")),
+                name="situation_report_end_after_start",
+                violation_error_message="截止日期不能早于起始日期。",
+            ),
+            models.CheckConstraint(
+                condition=~Q(title=""),
+                name="situation_report_title_not_blank",
+                violation_error_message="标题不能为空。",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("report_detail", args=[self.pk])
+
+    def latest_version(self):
+        return self.versions.order_by("-number").first()
+
+
+class ReportVersion(models.Model):
+    """One saved state of a report's five sections. Versions are only ever added, never changed.
+
+    `generated` keeps what Cobuild wrote from the data for sections 1, 2 and 4 when this version
+    was made ({"1": text, "2": text, "4": text}): a section whose text differs from it was edited
+    by staff, and "refresh figures" keeps it. The versions are the report's history (who, when,
+    what), so they keep no separate change history.
+    """
+
+    class Kind(models.TextChoices):
+        DRAFTED = "drafted", "根据数据起草"
+        EDITED = "edited", "编辑保存"
+        REFRESHED = "refreshed", "刷新数据"
+
+    report = models.ForeignKey(
+        SituationReport,
+        verbose_name="情况汇报",
+        on_delete=models.CASCADE,
+        related_name="versions",
+    )
+    number = models.PositiveIntegerField("版本号")
+    kind = models.CharField("产生方式", max_length=20, choices=Kind.choices)
+    section1 = models.TextField("一、基本情况", blank=True)
+    section2 = models.TextField("二、主要做法和成效", blank=True)
+    section3 = models.TextField("三、几点体会", blank=True)
+    section4 = models.TextField("四、存在问题", blank=True)
+    section5 = models.TextField("五、下步打算", blank=True)
+    generated = models.JSONField(
+        "数据生成的文字",
+        default=dict,
+        blank=True,
+        help_text="本版本形成时根据数据生成的第一、二、四部分文字，用于区分工作人员修改过的部分。",
+    )
+    note = models.CharField("修改说明", max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="保存人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("保存时间", default=timezone.now, editable=False)
+
+    SECTION_FIELDS = ("section1", "section2", "section3", "section4", "section5")
+    DATA_SECTIONS = (1, 2, 4)  # written from data; 3 and 5 are the staff's own text
+
+    class Meta:
+        verbose_name = "汇报版本"
+        verbose_name_plural = "汇报版本"
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["report", "number"],
+                name="report_version_unique_number",
+                violation_error_message="该汇报已有这个版本号。",
+            ),
+            models.CheckConstraint(
+                condition=Q(number__gte=1),
+                name="report_version_number_positive",
+                violation_error_message="版本号从1开始。",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["drafted", "edited", "refreshed"]),
+                name="report_version_kind_valid",
+                violation_error_message="产生方式无效。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.report} 第{self.number}版"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("汇报版本只能新增，不能修改。")
+        super().save(*args, **kwargs)
+
+    @property
+    def sections(self):
+        return [getattr(self, name) for name in self.SECTION_FIELDS]
+
+    def generated_text(self, number):
+        return self.generated.get(str(number), "")
+
+    def is_edited(self, number):
+        """Whether staff changed data section `number` from the text generated from data."""
+        return getattr(self, f"section{number}") != self.generated_text(number)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports import compliance_views, notification_views, views
+from reports import compliance_views, notification_views, report_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,4 +20,21 @@ urlpatterns += [
         notification_views.notifications_read_all,
         name="notifications_read_all",
     ),
+]
+
+urlpatterns += [
+    path("reports/pairings/<int:pk>/", views.pairing_card, name="pairing_card"),
+]
+
+urlpatterns += [
+    path("reports/", report_views.report_list, name="report_list"),
+    path("reports/new/", report_views.report_new, name="report_new"),
+    path("reports/<int:pk>/", report_views.report_detail, name="report_detail"),
+    path("reports/<int:pk>/edit/", report_views.report_edit, name="report_edit"),
+    path("reports/<int:pk>/refresh/", report_views.report_refresh, name="report_refresh"),
+    path("reports/<int:pk>/versions/", report_views.report_versions, name="report_versions"),
+    path("reports/<int:pk>/print/", report_views.report_print, name="report_print"),
+    path("reports/<int:pk>/export/<str:fmt>/", report_views.report_export, name="report_export"),
+    path("reports/<int:pk>/trash/", report_views.report_trash, name="report_trash"),
+    path("reports/<int:pk>/restore/", report_views.report_restore, name="report_restore"),
 ]

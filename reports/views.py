@@ -1,36 +1,334 @@
-from django.db.models import Count, Q
+"""The home page and a pairing's report card.
+
+County staff, supervisors and viewers land on the dashboard of their scope and a period; a
+branch secretary lands on what they have to do. Every figure comes from reports.figures and
+activities.compliance, in a fixed number of queries whatever the data size.
+"""
+
+import datetime
+from dataclasses import dataclass
+from functools import cached_property
+
+from django import forms
+from django.db.models import BigIntegerField, Count, Q, Sum
+from django.db.models.functions import Cast
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from activities import compliance
-from activities.models import Activity, Commitment, Need, Rectification
+from activities.models import (
+    Activity,
+    Cadence,
+    Commitment,
+    Inspection,
+    Metric,
+    Need,
+    Rectification,
+)
+from activities.periods import Period
 from pairings import access
-from pairings.models import Assignment, Member, Organization
+from pairings.models import Assignment, Organization, Pairing
+from reports import charts, figures, numbers
+from reports.compliance_views import ComplianceFilter
 
 Role = Assignment.Role
 LIST_LIMIT = 10
+DASHBOARD_LIST_LIMIT = 5  # pairings listed under overdue rectifications and commitments
+TIMELINE_LIMIT = 20
+DASHBOARD_ROLES = {Role.COUNTY_STAFF, Role.SUPERVISOR, Role.VIEWER}
+UNFINISHED_COMMITMENTS = [Commitment.Status.PLANNED, Commitment.Status.IN_PROGRESS]
+UNFINISHED_RECTIFICATIONS = [Rectification.Status.OPEN, Rectification.Status.IN_PROGRESS]
+
+# The period presets of the dashboard: key → (label, the period holding a day).
+PERIODS = {
+    "year": ("本年度", lambda day: Period.parse(str(day.year))),
+    "last_year": ("上年度", lambda day: Period.parse(str(day.year - 1))),
+    "half": ("本半年", lambda day: compliance.period_containing(Cadence.HALF, day)),
+    "quarter": ("本季度", lambda day: compliance.period_containing(Cadence.QUARTER, day)),
+    "month": ("本月", lambda day: compliance.period_containing(Cadence.MONTH, day)),
+}
+CUSTOM = "custom"
+MAX_CUSTOM_DAYS = 5 * 366  # the longest custom range: five years
 
 
-def scope_summary(user):
-    """Headline figures for what the user can see: a fixed handful of queries."""
-    today = timezone.localdate()
-    pairings = access.visible_pairings(user).active_on(today)
-    branch_ids = Organization.objects.filter(
-        Q(pk__in=pairings.values("helper_id")) | Q(pk__in=pairings.values("helped_id"))
-    ).values("pk")
-    activities = access.readable(user, Activity.objects.all()).filter(date__year=today.year)
-    counts = activities.aggregate(
-        total=Count("pk", filter=Q(status__in=["submitted", "confirmed"])),
-        confirmed=Count("pk", filter=Q(status="confirmed")),
+def chinese_date(day):
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+class DashboardFilter(ComplianceFilter):
+    """The scope (an organization the user reaches, or all of it) and the period of the
+    dashboard: a preset period, or custom start and end dates."""
+
+    period = forms.ChoiceField(
+        label="期间",
+        required=False,
+        choices=[*((key, label) for key, (label, _) in PERIODS.items()), (CUSTOM, "自定义")],
+    )
+    field_order = ["org", "period", "start", "end"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["regime"]
+        self.fields["start"].help_text = "期间选“自定义”时填写起止日期。"
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if cleaned.get("period") == CUSTOM and not (start or end):
+            self.add_error("start", "选择“自定义”时请填写起始日期或截止日期。")
+        if start and end and (end - start).days > MAX_CUSTOM_DAYS:
+            self.add_error("end", "自定义期间最长5年。")
+        return cleaned
+
+    @cached_property
+    def values(self):
+        """The scope and period to show; invalid input falls back to the defaults field by
+        field (an organization out of reach is never used)."""
+        data = {}
+        if self.is_bound:
+            self.is_valid()
+            data = self.cleaned_data
+        choice = data.get("period") or ""
+        start, end = data.get("start"), data.get("end")
+        dates_valid = not (self.has_error("start") or self.has_error("end"))
+        if (choice == CUSTOM or not choice) and (start or end) and dates_valid:
+            end = end or max(self.today, start)
+            start = start or end.replace(month=1, day=1)
+            return {
+                "org": data.get("org"),
+                "period": CUSTOM,
+                "start": start,
+                "end": end,
+                "label": f"{chinese_date(start)}至{chinese_date(end)}",
+                "range": "",
+            }
+        choice = choice if choice in PERIODS else "year"
+        period = PERIODS[choice][1](self.today)
+        return {
+            "org": data.get("org"),
+            "period": choice,
+            "start": period.start,
+            "end": period.end,
+            "label": period.label,
+            "range": f"{chinese_date(period.start)}至{chinese_date(period.end)}",
+        }
+
+    def query(self, **changes):
+        """The query string of this scope and period, with some values changed."""
+        values = self.values
+        params = {"org": values["org"].pk if values["org"] else None, "period": values["period"]}
+        params.update(changes)
+        if params["period"] == CUSTOM:
+            params["start"] = values["start"].isoformat()
+            params["end"] = values["end"].isoformat()
+        return urlencode({k: v for k, v in params.items() if v is not None})
+
+    def organizations(self):
+        """The organizations whose own period figures (stocks) count: the chosen one's
+        subtree, or every subtree the user reads."""
+        org = self.values["org"]
+        if org is not None:
+            return Organization.objects.alive().under(org)
+        q = Q(pk__in=[])
+        for path in access.scope_of(self.user).read_paths:
+            q |= Q(path__startswith=path)
+        return Organization.objects.alive().filter(q)
+
+
+@dataclass
+class AtRisk:
+    """A pairing with due periods it missed in the range: a to-do, not a ranking."""
+
+    pairing: Pairing
+    met: compliance.Ratio
+    missed: int
+    regimes: list  # [(regime, missed periods)]
+
+
+def pairings_at_risk(evaluation):
+    """The pairings that missed the most due periods (then the lowest rate): [AtRisk], and how
+    many pairings missed any."""
+    missed = {}
+    for cell in evaluation.missing():
+        by_regime = missed.setdefault(cell.pairing_id, {})
+        by_regime[cell.regime] = by_regime.get(cell.regime, 0) + 1
+    rates = evaluation.by_pairing()
+    rows = [
+        AtRisk(
+            pairing=evaluation.pairings[pk],
+            met=rates[pk][0],
+            missed=sum(by_regime.values()),
+            regimes=list(by_regime.items()),
+        )
+        for pk, by_regime in missed.items()
+    ]
+    rows.sort(key=lambda r: (-r.missed, r.met.rate, r.pairing.code))
+    return rows[:LIST_LIMIT], len(rows)
+
+
+def counts_by_organization(evaluation, pairings, organizations, start, end):
+    """{org: (pairings running in the range, activities counted in it)} for each organization,
+    a pairing counting under the organization of either branch (as compliance rolls up).
+
+    One query: activities grouped by pairing. The pairings themselves, with their branches'
+    paths and dates, are already loaded by the evaluation, so they are rolled up from there.
+    """
+    # Grouped by an expression of the pairing, not the column: SQLite would otherwise walk the
+    # pairing index through every year's activities instead of the date index through the range.
+    activities = dict(
+        Activity.objects.counted()
+        .filter(pairing__in=pairings.values("pk"), date__range=(start, end))
+        .values(pairing_key=Cast("pairing_id", BigIntegerField()))
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("pairing_key", "n")
+    )
+    # Each pairing under the organizations holding either branch: a prefix of its paths.
+    under = {}
+    for length in {len(org.path) for org in organizations}:
+        for p in evaluation.pairings.values():
+            for prefix in {p.helper.path[:length], p.helped.path[:length]}:
+                under.setdefault(prefix, []).append(p)
+    result = {}
+    for org in organizations:
+        members = under.get(org.path, [])
+        result[org] = (
+            sum(
+                1
+                for p in members
+                if p.start_date <= end and (p.end_date is None or p.end_date >= start)
+            ),
+            sum(activities.get(p.pk, 0) for p in members),
+        )
+    return result
+
+
+def month_ticks(months):
+    """The text under each month's column: every month up to a year, then fewer."""
+    n = len(months)
+    ticks = []
+    for month in months:
+        if n <= 12:
+            tick = f"{month.month}月"
+        elif month.month == 1:
+            tick = f"{month.year}年"
+        else:
+            tick = f"{month.month}月" if n <= 36 and month.month in (4, 7, 10) else ""
+        ticks.append(tick)
+    return ticks
+
+
+def dashboard(form):
+    """Everything the dashboard shows for the form's scope and period."""
+    today = form.today
+    values = form.values
+    start, end = values["start"], values["end"]
+    pairings = form.pairings()
+    fig = figures.compute(pairings, start, end, today=today, organizations=form.organizations())
+    evaluation = fig.evaluation
+    home = reverse("home")
+
+    # Regimes with a required cadence show their rates; the others (and "other") are counted.
+    required = {regime.pk for regime in form.regimes}
+    rates = evaluation.by_regime()
+    regime_rows = []
+    for regime, count in fig.by_regime:
+        if regime is not None and not regime.is_active and not count:
+            continue
+        met, on_time = (
+            rates.get(regime, (compliance.ZERO, compliance.ZERO))
+            if regime is not None and regime.pk in required
+            else (None, None)
+        )
+        regime_rows.append((regime, count, met, on_time))
+
+    months = [(month, n) for month, n in fig.monthly if month <= today]
+    monthly = [(f"{m.year}年{m.month}月", n) for m, n in months]
+    monthly_chart = charts.column_chart(
+        [
+            (label, n, tick)
+            for (label, n), tick in zip(monthly, month_ticks([m for m, _ in months]), strict=True)
+        ],
+        title=f"每月活动次数（{values['label']}）",
+        unit="次",
+    )
+    category_chart = charts.bar_chart(fig.by_category, title="各类活动次数", unit="次")
+
+    organizations = form.rollup_organizations()
+    org_rates = evaluation.by_organization(organizations)
+    org_counts = counts_by_organization(evaluation, pairings, organizations, start, end)
+    org_rows = [
+        (org, f"{home}?{form.query(org=org.pk)}", *org_counts[org], *org_rates[org])
+        for org in organizations
+    ]
+
+    at_risk, at_risk_total = pairings_at_risk(evaluation)
+    pairing_ids = pairings.values("pk")
+    overdue_commitments = (
+        Commitment.objects.alive()
+        .filter(pairing__in=pairing_ids, status__in=UNFINISHED_COMMITMENTS, due_date__lt=today)
+        .values_list("pairing_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "pairing_id")[:DASHBOARD_LIST_LIMIT]
+    )
+    overdue_rectifications = (
+        Rectification.objects.alive()
+        .filter(
+            inspection__pairing__in=pairing_ids,
+            inspection__deleted_at__isnull=True,
+            status__in=UNFINISHED_RECTIFICATIONS,
+            due_date__lt=today,
+        )
+        .values_list("inspection__pairing_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "inspection__pairing_id")[:DASHBOARD_LIST_LIMIT]
     )
     return {
-        "year": today.year,
-        "pairings": pairings.count(),
-        "branches": branch_ids.count(),
-        "members": Member.objects.alive().filter(branch__in=branch_ids).count(),
-        "activities": counts["total"],
-        "confirmed": counts["confirmed"],
+        "form": form,
+        "values": values,
+        "figures": fig,
+        # Over every regime, Σ met ÷ Σ due: the same as evaluation.total(), without another pass.
+        "total": (
+            sum((met for met, _ in rates.values()), compliance.ZERO),
+            sum((on_time for _, on_time in rates.values()), compliance.ZERO),
+        ),
+        "deeds_amount": numbers.quantity(fig.deeds_amount, "元"),
+        "regime_rows": regime_rows,
+        "monthly": monthly,
+        "monthly_chart": monthly_chart,
+        "category_chart": category_chart,
+        "org_rows": org_rows,
+        "at_risk": at_risk,
+        "at_risk_total": at_risk_total,
+        # (pairing, count); the pairings are those the evaluation loaded.
+        "overdue_commitments": [
+            (evaluation.pairings[pk], n)
+            for pk, n in overdue_commitments
+            if pk in evaluation.pairings
+        ],
+        "overdue_rectifications": [
+            (evaluation.pairings[pk], n)
+            for pk, n in overdue_rectifications
+            if pk in evaluation.pairings
+        ],
+        "period_links": [
+            (label, f"{home}?{form.query(period=key)}", key == values["period"])
+            for key, (label, _) in PERIODS.items()
+        ],
+        "scope_url": f"{home}?{form.query(org=None)}",
+        "compliance_url": reverse("compliance")
+        + "?"
+        + urlencode(
+            {
+                **({"org": values["org"].pk} if values["org"] else {}),
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+            }
+        ),
+        "ongoing": end >= today,
     }
 
 
@@ -88,8 +386,164 @@ def home(request):
         "Role": Role,
         "today": today,
     }
-    if roles & {Role.COUNTY_STAFF, Role.SUPERVISOR, Role.VIEWER}:
-        context["summary"] = scope_summary(user)
+    if roles & DASHBOARD_ROLES:
+        context["dashboard"] = dashboard(DashboardFilter(request.GET or None, user=user))
     if Role.SECRETARY in roles:
         context.update(secretary_home(user, today))
     return render(request, "reports/home.html", context)
+
+
+@dataclass
+class Event:
+    """One line of a pairing's timeline."""
+
+    date: datetime.date
+    kind: str
+    title: str
+    url: str = ""
+    detail: str = ""
+
+
+def pairing_timeline(user, pairing, start, end):
+    """The latest events of a pairing in the range, newest first: activities (an inspection's
+    activity shows as the inspection), inspections, needs raised and deeds done. Four queries."""
+    activities = (
+        access.readable(user, Activity.objects.counted())
+        .filter(pairing=pairing, date__range=(start, end), inspection__isnull=True)
+        .select_related("regime")
+        .annotate(members=Count("participations"))
+        .order_by("-date", "-pk")[:TIMELINE_LIMIT]
+    )
+    inspections = (
+        access.readable(user, Inspection.objects.select_related("inspector", "inspected"))
+        .filter(pairing=pairing, date__range=(start, end))
+        .annotate(score=Sum("scores__score"))
+        .order_by("-date", "-pk")[:TIMELINE_LIMIT]
+    )
+    needs = (
+        access.readable(user, Need.objects.all())
+        .filter(pairing=pairing, raised_on__range=(start, end))
+        .order_by("-raised_on", "-pk")[:TIMELINE_LIMIT]
+    )
+    deeds = (
+        access.readable(user, Commitment.objects.all())
+        .filter(pairing=pairing, status=Commitment.Status.DONE, done_on__range=(start, end))
+        .order_by("-done_on", "-pk")[:TIMELINE_LIMIT]
+    )
+    inspections = list(inspections)
+    events = [
+        Event(
+            a.date,
+            a.regime.short_name if a.regime else "其他活动",
+            a.title,
+            a.get_absolute_url(),
+            f"{a.get_category_display()} · 党员{a.members}人"
+            + (f" · 群众{a.villager_count}人" if a.villager_count else ""),
+        )
+        for a in activities
+    ]
+    events += [
+        Event(
+            i.date,
+            "党建互检",
+            f"{i.inspector}检查{i.inspected}",
+            reverse("activities:inspection_detail", args=[i.pk]),
+            "；".join(
+                part
+                for part in (
+                    f"得分{i.score.normalize():f}" if i.score is not None else "",
+                    f"群众{i.get_satisfaction_display()}" if i.satisfaction else "",
+                )
+                if part
+            ),
+        )
+        for i in inspections
+    ]
+    events += [Event(n.raised_on, "提出需求", n.title, "", n.get_status_display()) for n in needs]
+    events += [
+        Event(
+            c.done_on,
+            "实事办结",
+            c.title,
+            "",
+            f"{c.amount.normalize():f}元" if c.amount else "",
+        )
+        for c in deeds
+    ]
+    events.sort(key=lambda e: e.date, reverse=True)
+    return events[:TIMELINE_LIMIT], inspections
+
+
+def short_period(period):
+    """A period within its year: 3月, 第二季度, 上半年, 全年."""
+    return period.label.removeprefix(period.code[:4] + "年") or "全年"
+
+
+@require_GET
+def pairing_card(request, pk):
+    """A pairing's year: compliance by regime, outcomes, timeline, needs and deeds, inspections."""
+    user = request.user
+    pairing = access.get_for_user(user, Pairing.objects.with_branches(), pk=pk)
+    today = timezone.localdate()
+    last = min(today.year, pairing.end_date.year if pairing.end_date else today.year)
+    years = list(range(min(pairing.start_date.year, last), last + 1))
+    try:
+        year = int(request.GET.get("year", last))
+    except ValueError:
+        year = last
+    if year not in years:
+        year = last
+    start, end = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    fig = figures.compute(Pairing.objects.filter(pk=pairing.pk), start, end, today=today)
+    evaluation = fig.evaluation
+    counts = dict(fig.by_regime)
+    rates = evaluation.by_regime()
+    cells = {}
+    for cell in evaluation.cells:
+        cells.setdefault(cell.regime, []).append(
+            (
+                short_period(cell.period),
+                compliance.State.SYMBOLS[cell.state],
+                compliance.State.LABELS[cell.state],
+                cell,
+            )
+        )
+    regime_rows = [
+        (
+            regime,
+            counts.get(regime, 0),
+            *rates[regime],
+            cells[regime] if any(c.required for *_, c in cells.get(regime, [])) else None,
+        )
+        for regime in evaluation.regimes
+    ]
+    timeline, inspections = pairing_timeline(user, pairing, start, end)
+    return render(
+        request,
+        "reports/pairing_card.html",
+        {
+            "pairing": pairing,
+            "year": year,
+            "years": years,
+            "figures": fig,
+            "deeds_amount": numbers.quantity(fig.deeds_amount, "元"),
+            "regime_rows": regime_rows,
+            "other_activities": counts.get(None, 0),
+            "total": evaluation.total(),
+            "outcomes": [
+                o for o in fig.outcomes if o.metric.aggregation == Metric.Aggregation.FLOW
+            ],
+            "timeline": timeline,
+            "inspections": inspections,
+            "open_needs": access.readable(user, Need.objects.all())
+            .filter(pairing=pairing, status__in=[Need.Status.OPEN, Need.Status.COMMITTED])
+            .order_by("raised_on", "pk")[:LIST_LIMIT],
+            "open_commitments": access.readable(user, Commitment.objects.all())
+            .filter(pairing=pairing, status__in=UNFINISHED_COMMITMENTS)
+            .order_by("due_date", "pk")[:LIST_LIMIT],
+            "today": today,
+            "legend": [
+                (compliance.State.SYMBOLS[s], label) for s, label in compliance.State.LABELS.items()
+            ],
+        },
+    )

@@ -335,3 +335,23 @@ def make_inspection_score(inspection, item, score="18", **kwargs):
     fields = {"inspection": inspection, "item": item, "score": Decimal(score)}
     fields.update(kwargs)
     return InspectionScore.objects.create(**fields)
+
+
+def make_situation_report(organization, *, by=None, **kwargs):
+    """A situation report with version 1 drafted from data (as the report pages make it)."""
+    from reports import situation
+
+    fields = {
+        "start": datetime.date(2025, 1, 1),
+        "end": datetime.date(2025, 12, 31),
+        "today": datetime.date(2026, 1, 15),
+    }
+    fields.update(kwargs)
+    return situation.create_report(organization=organization, by=by, **fields)
+
+
+def make_participation(activity, member):
+    """A member's attendance at an activity (the member belongs to one of its branches)."""
+    from activities.models import Participation
+
+    return Participation.objects.create(activity=activity, member=member)

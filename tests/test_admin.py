@@ -49,6 +49,7 @@ from tests.factories import (
     make_period_figure,
     make_period_unlock,
     make_rectification,
+    make_situation_report,
     make_user,
     metric,
 )
@@ -105,6 +106,7 @@ class AdminTestCase(TestCase):
         make_period_figure(cls.village, "rubber_area", "2025")
         make_period_unlock(cls.village, cls.admin, period="2025-03")
         make_notification(cls.admin)
+        make_situation_report(cls.county, by=cls.admin)
         NotificationPreference.objects.create(user=cls.admin)
         PairingSuspension.objects.create(
             pairing=cls.pairing, start_date=datetime.date(2025, 7, 1), reason="村两委换届"

@@ -77,8 +77,9 @@ class ShellTests(TestCase):
         response = self.client.get(reverse("home"))
         html = response.content.decode()
         assert "设立和调整共建对子" in html
-        assert response.context["summary"]["pairings"] == 2
-        assert response.context["summary"]["branches"] == 4
+        figures = response.context["dashboard"]["figures"]
+        assert figures.pairings == 2
+        assert figures.organ_branches + figures.village_branches == 4
 
     def test_home_shows_a_secretary_only_their_pairing_and_what_awaits_them(self):
         make_activity(
@@ -94,7 +95,7 @@ class ShellTests(TestCase):
         assert [pairing for pairing, _ in response.context["my_pairings"]] == [self.pairing]
         assert "县财政局机关党支部" in html and "县教育局党支部" not in html
         assert "等待您确认（1）" in html
-        assert "summary" not in response.context
+        assert "dashboard" not in response.context
         # The partner who logged it is not asked to confirm their own activity.
         self.client.force_login(self.organ_secretary)
         assert "等待您确认" not in self.client.get(reverse("home")).content.decode()
@@ -107,7 +108,7 @@ class ShellTests(TestCase):
         ):
             self.client.force_login(user)
             assert text in self.client.get(reverse("home")).content.decode()
-        assert "summary" not in self.client.get(reverse("home")).context
+        assert "dashboard" not in self.client.get(reverse("home")).context
 
     def test_only_the_system_admin_sees_the_admin_link(self):
         self.client.force_login(self.admin)
