@@ -50,6 +50,23 @@ def _plain(value):
     return int(value) if value == value.to_integral_value() else value.normalize()
 
 
+def date_problem(user, pairing, day, *, label="活动日期", subject="的活动", action="登记"):
+    """Why a new record dated `day` cannot be made for this pairing by this user, or None.
+
+    The day must lie within the pairing's dates; a secretary cannot add to a locked period.
+    """
+    if not pairing.covers(day):
+        end = pairing.end_date or "今"
+        return f"{label}必须在共建对子的起止日期（{pairing.start_date}至{end}）之内。"
+    if not access.oversees(user, pairing) and workflow.is_locked(pairing=pairing, day=day):
+        locked = workflow.lock_date(day)
+        return (
+            f"{day:%Y年%-m月}{subject}已于{locked:%Y年%-m月%-d日}后锁定，不能再{action}；"
+            "如需补录请联系县委组织部解锁。"
+        )
+    return None
+
+
 class ParticipantsWidget(forms.CheckboxSelectMultiple):
     option_template_name = "activities/participant_option.html"
 
@@ -179,23 +196,10 @@ class ActivityForm(forms.ModelForm):
             existing=existing,
             kind=cleaned.get("evidence_kind") or Evidence.Kind.PHOTO,
         )
-        pairing = self.pairing
         date = cleaned.get("date")
-        if date and not pairing.covers(date):
-            end = pairing.end_date or "今"
-            self.add_error(
-                "date", f"活动日期必须在共建对子的起止日期（{pairing.start_date}至{end}）之内。"
-            )
-        elif (
-            date
-            and not access.oversees(self.user, pairing)
-            and workflow.is_locked(pairing=pairing, day=date)
-        ):
-            self.add_error(
-                "date",
-                f"{date:%Y年%-m月}的活动已于{workflow.lock_date(date):%Y年%-m月%-d日}后锁定，"
-                "不能再登记；如需补录请联系县委组织部解锁。",
-            )
+        problem = date and date_problem(self.user, self.pairing, date)
+        if problem:
+            self.add_error("date", problem)
         return cleaned
 
     def outcomes(self):
@@ -523,21 +527,11 @@ class InspectionForm(forms.Form):
         if not self.sides:
             raise ValidationError("只有共建对子双方的支部或指导该对子的上级党组织可以记录互检。")
         pairing, date = self.pairing, cleaned.get("date")
-        if date and not pairing.covers(date):
-            end = pairing.end_date or "今"
-            self.add_error(
-                "date", f"检查日期必须在共建对子的起止日期（{pairing.start_date}至{end}）之内。"
-            )
-        elif (
-            date
-            and not access.oversees(self.user, pairing)
-            and workflow.is_locked(pairing=pairing, day=date)
-        ):
-            self.add_error(
-                "date",
-                f"{date:%Y年%-m月}已于{workflow.lock_date(date):%Y年%-m月%-d日}后锁定，"
-                "不能再记录互检；如需补录请联系县委组织部解锁。",
-            )
+        problem = date and date_problem(
+            self.user, pairing, date, label="检查日期", subject="", action="记录互检"
+        )
+        if problem:
+            self.add_error("date", problem)
         if cleaned.get("year") is None:
             return cleaned
         inspector = self.inspector_id() if "side" not in self.errors else None
