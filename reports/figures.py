@@ -105,9 +105,11 @@ def compute(pairings, start, end, *, today, organizations=None):
         month_rows[row["month"]] = month_rows.get(row["month"], 0) + row["n"]
     members = Member.objects.alive().filter(branch__in=branches.values("pk"))
     member_total = members.count()
+    # Participants always belong to their pairing's branches (a form and import rule), so the
+    # members of the activities in range need only be out of the trash.
     took_part = (
         Participation.objects.filter(
-            activity__in=activities.values("pk"), member__in=members.values("pk")
+            activity__in=activities.values("pk"), member__deleted_at__isnull=True
         )
         .values("member_id")
         .distinct()
