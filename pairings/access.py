@@ -238,6 +238,11 @@ def pairings_under(org):
     )
 
 
+def organizations_under_scope(user):
+    """The organizations under the user's subtree roles (not partners, not a secretary's branch)."""
+    return Organization.objects.alive().filter(_paths_q("", scope_of(user).read_paths))
+
+
 def visible_organizations(user):
     return readable(user, Organization.objects.all())
 

@@ -132,10 +132,7 @@ class DashboardFilter(ComplianceFilter):
         org = self.values["org"]
         if org is not None:
             return Organization.objects.alive().under(org)
-        q = Q(pk__in=[])
-        for path in access.scope_of(self.user).read_paths:
-            q |= Q(path__startswith=path)
-        return Organization.objects.alive().filter(q)
+        return access.organizations_under_scope(self.user)
 
 
 @dataclass
