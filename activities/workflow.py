@@ -16,6 +16,7 @@ from simple_history.utils import bulk_create_with_history
 from activities import compliance
 from activities.models import (
     Activity,
+    Commitment,
     Evidence,
     Inspection,
     InspectionScore,
@@ -102,9 +103,12 @@ def _write_details(activity, *, participants, outcomes, by):
     bulk_create_with_history(new, Outcome, default_user=by)
 
 
+EVIDENCE_OWNER = {Activity: "activity", Commitment: "commitment", Rectification: "rectification"}
+
+
 def _attach_evidence(owner, files, *, by):
-    """Store processed uploads as evidence of an activity or a commitment."""
-    field = "activity" if isinstance(owner, Activity) else "commitment"
+    """Store processed uploads as evidence of an activity, a commitment or a rectification."""
+    field = EVIDENCE_OWNER[type(owner)]
     for processed in files:
         Evidence.objects.create(
             **{field: owner},
@@ -355,20 +359,6 @@ def rectification_refusal(rectification, step):
     return f"该整改事项当前为“{rectification.get_status_display()}”，不能{label}。"
 
 
-def _store_evidence(*, rectification, files, by):
-    for processed in files:
-        Evidence.objects.create(
-            rectification=rectification,
-            kind=processed.kind,
-            file=processed.file,
-            thumbnail=processed.thumbnail or "",
-            original_name=processed.original_name,
-            content_type=processed.content_type,
-            size=processed.size,
-            uploaded_by=by,
-        )
-
-
 @transaction.atomic
 def move_rectification(*, rectification, step, by, day=None, note="", files=()):
     """Take one step of a rectification item; the note is kept in its history.
@@ -391,5 +381,5 @@ def move_rectification(*, rectification, step, by, day=None, note="", files=()):
     rectification._history_user = by
     rectification._change_reason = (f"{label}：{note}" if note else label)[:100]
     rectification.save(update_fields=["status", "done_at", "verified_at"])
-    _store_evidence(rectification=rectification, files=files, by=by)
+    _attach_evidence(rectification, files, by=by)
     return rectification

@@ -231,9 +231,10 @@ def can_write(user, obj):
     return writable(user, type(obj)._default_manager.all()).filter(pk=obj.pk).exists()
 
 
-def pairings_under(org):
-    """The pairings (out of the trash) one of whose branches lies under `org`."""
-    return Pairing.objects.alive().filter(
+def pairings_under(org, pairings=None):
+    """The pairings (of `pairings`, out of the trash) one of whose branches lies under `org`."""
+    pairings = Pairing.objects.all() if pairings is None else pairings
+    return pairings.alive().filter(
         Q(helper__path__startswith=org.path) | Q(helped__path__startswith=org.path)
     )
 

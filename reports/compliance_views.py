@@ -5,7 +5,6 @@ import datetime
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -72,9 +71,7 @@ class ComplianceFilter(forms.Form):
         pairings = access.visible_pairings(self.user)
         org = self.values["org"]
         if org is not None:
-            pairings = pairings.filter(
-                Q(helper__path__startswith=org.path) | Q(helped__path__startswith=org.path)
-            )
+            pairings = access.pairings_under(org, pairings)
         return pairings.order_by("code")
 
     def rollup_organizations(self):
