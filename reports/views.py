@@ -31,7 +31,7 @@ from activities.models import (
 from activities.periods import Period
 from pairings import access
 from pairings.models import Assignment, Organization, Pairing
-from reports import charts, figures, numbers
+from reports import charts, figures, numbers, setup
 from reports.compliance_views import ComplianceFilter
 
 Role = Assignment.Role
@@ -383,6 +383,8 @@ def home(request):
         "Role": Role,
         "today": today,
     }
+    if Role.COUNTY_STAFF in roles:
+        context["checklist"] = setup.pending(user)
     if roles & DASHBOARD_ROLES:
         context["dashboard"] = dashboard(DashboardFilter(request.GET or None, user=user))
     if Role.SECRETARY in roles:
