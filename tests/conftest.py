@@ -18,7 +18,11 @@ def pytest_runtest_teardown(item, nextitem):
     """Transactional (live-server) tests end with Django flushing every table. On SQLite that is a
     DELETE, which the audit log's triggers refuse for young rows (on PostgreSQL it is a TRUNCATE,
     which they do not see): lift the triggers for the flush only, and put them back after it."""
-    if "transactional_db" not in item.fixturenames:
+    marker = item.get_closest_marker("django_db")
+    transactional = {"transactional_db", "live_server"} & set(item.fixturenames) or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    if not transactional:
         return (yield)
     from django.db import connection
     from pytest_django.plugin import blocking_manager_key
