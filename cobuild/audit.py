@@ -17,6 +17,7 @@ from django.apps import apps
 from django.contrib.auth import user_logged_in, user_logged_out, user_login_failed
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.http import Http404
 from simple_history.models import HistoricalRecords
 from simple_history.signals import post_create_historical_record
@@ -269,7 +270,53 @@ def _history_recorded(sender, instance, history_instance, history_user, **kwargs
     record(event, user=history_user, obj=instance, **detail)
 
 
+USER_PRIVILEGES = ("is_active", "is_staff", "is_superuser")
+
+
+def _user_saved(sender, instance, created, update_fields=None, **kwargs):
+    """Accounts are not history-tracked: their creation and changes are recorded here, with the
+    privileges they hold afterwards. A login's last_login stamp is not a change."""
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
+    record(
+        Kind.CREATE if created else Kind.CHANGE,
+        obj=instance,
+        **{field: getattr(instance, field) for field in USER_PRIVILEGES},
+    )
+
+
+def _user_deleted(sender, instance, **kwargs):
+    record(Kind.DELETE, obj=instance)
+
+
+def _permissions_changed(sender, instance, action, pk_set, model, **kwargs):
+    """Groups and permissions given to or taken from a user or group: a role change."""
+    if action not in ("post_add", "post_remove", "post_clear"):
+        return
+    record(
+        Kind.ROLE_CHANGE,
+        obj=instance,
+        action=action.removeprefix("post_"),
+        related=model._meta.label_lower,
+        ids=sorted(pk_set or []),
+    )
+
+
 def connect_signals():
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    user_model = get_user_model()
+    post_save.connect(_user_saved, sender=user_model, dispatch_uid="cobuild_audit_user_saved")
+    post_delete.connect(_user_deleted, sender=user_model, dispatch_uid="cobuild_audit_user_deleted")
+    for through in (
+        user_model.groups.through,
+        user_model.user_permissions.through,
+        Group.permissions.through,
+    ):
+        m2m_changed.connect(
+            _permissions_changed, sender=through, dispatch_uid=f"cobuild_audit_{through.__name__}"
+        )
     user_logged_in.connect(_logged_in, dispatch_uid="cobuild_audit_login")
     user_logged_out.connect(_logged_out, dispatch_uid="cobuild_audit_logout")
     user_login_failed.connect(_login_failed, dispatch_uid="cobuild_audit_login_failed")

@@ -6,7 +6,7 @@ import io
 from unittest import mock
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import TestCase
@@ -191,6 +191,24 @@ class SourceTests(TestCase):
         assert rows[0].username == self.w.staff.username
         assert rows[0].detail["role"] == "supervisor"
         assert rows[0].detail["organization_id"] == self.w.township_a.pk
+
+    def test_account_changes_and_their_groups_are_recorded(self):
+        user = User.objects.create_user("newcomer", password=PASSWORD)
+        user.is_staff = True
+        user.save()
+        group = Group.objects.create(name="系统管理员")
+        user.groups.add(group)
+        rows = list(AuditEvent.objects.filter(object_type="auth.user", object_id=str(user.pk)))
+        assert [r.event for r in rows] == [Kind.CREATE, Kind.CHANGE, Kind.ROLE_CHANGE]
+        assert (rows[0].detail["is_staff"], rows[1].detail["is_staff"]) == (False, True)
+        assert rows[2].detail == {"action": "add", "related": "auth.group", "ids": [group.pk]}
+
+    def test_a_login_is_not_recorded_as_an_account_change(self):
+        self.client.post(
+            reverse("login"), {"username": self.w.viewer.username, "password": PASSWORD}
+        )
+        assert not events(Kind.CHANGE, object_type="auth.user").exists()
+        assert events(Kind.LOGIN).count() == 1
 
     def test_a_record_created_through_a_page_is_recorded(self):
         self.client.force_login(self.w.village_a_secretary)
