@@ -284,3 +284,24 @@ class ConstantQueryTests(ExportTestCase):
             with CaptureQueriesContext(connection) as queries:
                 self.client.get(reverse(name))
             assert len(queries) == before[name], name
+
+
+class PinnedQueryTests(ExportTestCase):
+    def test_new_list_pages_take_a_fixed_number_of_queries(self):
+        make_need(self.w.pairing_a)
+        self.client.force_login(self.w.staff)
+        # session, user, assignments, count, page rows, the notification bell; plus the pairing
+        # or branch choices of the filter form, or the parents of the listed organizations
+        for name, queries in (
+            ("activities:need_list", 7),
+            ("pairings:organizations", 7),
+            ("pairings:members", 7),
+        ):
+            with self.assertNumQueries(queries):
+                assert self.client.get(reverse(name)).status_code == 200
+
+    def test_an_export_takes_a_fixed_number_of_queries(self):
+        self.client.force_login(self.w.staff)
+        # session, user, assignments, the rows, the audit row
+        with self.assertNumQueries(5):
+            self.client.get(reverse("pairings:members"), {"export": "xlsx"})
