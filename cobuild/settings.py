@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "pairings",
     "activities",
     "reports",
+    "cobuild",
 ]
 
 MIDDLEWARE = [
@@ -50,6 +51,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: runs writing views in one transaction with their audit rows (cobuild/audit.py).
+    "cobuild.audit.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "cobuild.urls"
@@ -220,4 +223,7 @@ COBUILD = {
     # pairings whose activities use this many categories or fewer.
     "REPORT_LOW_PARTICIPATION": env.float("COBUILD_REPORT_LOW_PARTICIPATION", default=0.5),
     "REPORT_FEW_CATEGORIES": env.int("COBUILD_REPORT_FEW_CATEGORIES", default=2),
+    # The audit log is kept at least this many days (never fewer than 180: the database refuses
+    # to delete younger rows); manage.py purge_audit removes only older ones.
+    "AUDIT_RETENTION_DAYS": max(180, env.int("COBUILD_AUDIT_RETENTION_DAYS", default=180)),
 }
