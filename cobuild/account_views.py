@@ -43,6 +43,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     administrator or is older than the rotation period, every page leads here."""
 
     template_name = "registration/password_change_form.html"
+    success_url = "/"  # form_valid below redirects to `next`
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
