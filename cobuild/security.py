@@ -197,7 +197,7 @@ SECURITY_ADMIN_PERMISSIONS = frozenset(
         "axes.view_accessfailurelog",
     }
 )
-# What the system administrator may not do: grant roles, or touch second-factor secrets.
+# What the system administrator may not do: grant roles.
 SYSTEM_ADMIN_EXCLUDED = frozenset(
     {
         "pairings.add_assignment",
@@ -230,7 +230,10 @@ class RolePermissionBackend(BaseBackend):
                     "content_type__app_label", "codename"
                 )
             } - SYSTEM_ADMIN_EXCLUDED
-            perms = {p for p in perms if "audit" not in p.split(".", 1)[1]}
+            # Not the audit trail (the auditor's) and not the lockouts (the security admin's).
+            perms = {
+                p for p in perms if "audit" not in p.split(".", 1)[1] and not p.startswith("axes.")
+            }
         user_obj._cobuild_role_perms = perms
         return perms
 

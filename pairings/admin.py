@@ -1,3 +1,4 @@
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
@@ -236,3 +237,36 @@ class CobuildUserAdmin(UserAdmin):
         super().save_model(request, obj, form, change)
         if not change and obj.has_usable_password():
             security.issue_password(obj)
+
+
+# Login lockouts are the security administrator's (a superuser's blanket permissions do not
+# reach them): re-register axes' pages with that rule.
+def _security_admin_only(model_admin_class):
+    class SecurityAdminOnly(model_admin_class):
+        def has_module_permission(self, request):
+            return access.is_security_admin(request.user)
+
+        def has_view_permission(self, request, obj=None):
+            return access.is_security_admin(request.user) and super().has_view_permission(
+                request, obj
+            )
+
+        def has_change_permission(self, request, obj=None):
+            return access.is_security_admin(request.user) and super().has_change_permission(
+                request, obj
+            )
+
+        def has_delete_permission(self, request, obj=None):
+            return access.is_security_admin(request.user) and super().has_delete_permission(
+                request, obj
+            )
+
+    SecurityAdminOnly.__name__ = model_admin_class.__name__
+    return SecurityAdminOnly
+
+
+for _model in (AccessAttempt, AccessLog, AccessFailureLog):
+    if admin.site.is_registered(_model):
+        _registered = type(admin.site._registry[_model])
+        admin.site.unregister(_model)
+        admin.site.register(_model, _security_admin_only(_registered))
