@@ -131,7 +131,7 @@ def test_every_page_has_a_csp_without_inline_script(client, db):
     response = client.get(reverse("login"))
     csp = response["Content-Security-Policy"]
     directives = dict(
-        (part.split(" ", 1) + [""])[:2] for part in (p.strip() for p in csp.split(";")) if part
+        [*part.split(" ", 1), ""][:2] for part in (p.strip() for p in csp.split(";")) if part
     )
     assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
     assert directives["script-src"].split()[0] == "'self'"
