@@ -342,8 +342,8 @@ def _safe_next(request):
 
 
 class SessionSecurityMiddleware:
-    """After authentication: the admin's address ranges, session timeouts, the forced password
-    change, the second factor, and who may enter the admin — in that order."""
+    """After authentication: the admin's address ranges, session timeouts, the second factor,
+    the forced password change, and who may enter the admin — in that order."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -374,15 +374,16 @@ class SessionSecurityMiddleware:
         logout_path = reverse("logout")
         if path == logout_path:
             return None
-        password_path = reverse("password_change")
-        if password_change_due(session):
-            if path != password_path:
-                return redirect(f"{password_path}?next={_quote(_safe_next(request))}")
-            return None
+        # The second factor first: a stolen password alone cannot even change the password.
         if not otp_verified(session) and requires_otp(user):
             otp_paths = (reverse("otp_verify"), reverse("otp_setup"))
             if path not in otp_paths:
                 return redirect(f"{reverse('otp_verify')}?next={_quote(_safe_next(request))}")
+            return None
+        password_path = reverse("password_change")
+        if password_change_due(session):
+            if path != password_path:
+                return redirect(f"{password_path}?next={_quote(_safe_next(request))}")
             return None
         if in_admin and user.is_staff:
             from pairings import access

@@ -311,3 +311,23 @@ def test_behind_one_trusted_proxy_the_address_it_saw_counts(client, root, settin
     assert outside.status_code == 403
     inside = client.get(url, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="8.8.8.8, 127.0.0.1")
     assert inside.status_code == 200
+
+
+# --- The first security administrator ----------------------------------------------------------
+
+
+def test_the_first_security_admin_is_granted_from_the_servers_shell(county):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    clerk = make_user("clerk")
+    out = StringIO()
+    call_command("grant_admin_role", "clerk", "security_admin", stdout=out)
+    assert "安全管理员" in out.getvalue()
+    clerk.refresh_from_db()
+    assert clerk.is_staff and access.is_security_admin(clerk)
+    with pytest.raises(CommandError, match="须由不同的账号担任"):
+        call_command("grant_admin_role", "clerk", "auditor")
+    with pytest.raises(CommandError, match="不存在"):
+        call_command("grant_admin_role", "nobody", "auditor")

@@ -555,3 +555,15 @@ def test_the_otp_secret_and_passwords_never_reach_the_logs(client, staff, caplog
     client.post(reverse("otp_setup"), {"code": code_for(device)})
     assert PASSWORD not in caplog.text
     assert device.key not in caplog.text
+
+
+def test_the_second_factor_comes_before_a_forced_password_change(client, staff):
+    """A stolen password alone cannot even change the password."""
+    device = enrolled(staff)
+    UserSecurity.objects.create(user=staff, must_change_password=True)
+    sign_in(client, "county")
+    response = client.get(reverse("password_change"))
+    assert response.status_code == 302 and response.url.startswith(reverse("otp_verify"))
+    client.post(reverse("otp_verify"), {"code": code_for(device)})
+    assert client.get(reverse("home")).url.startswith(reverse("password_change"))
+    assert client.get(reverse("password_change")).status_code == 200
