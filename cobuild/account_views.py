@@ -26,7 +26,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cobuild import security
-from pairings.models import UserSecurity
+from pairings.models import UserSecurity, UserSession
 
 
 def _next_url(request):
@@ -55,9 +55,12 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return context
 
     def form_valid(self, form):
-        super().form_valid(form)  # saves, and keeps this session signed in
+        super().form_valid(form)  # saves, and keeps this session (under a new key) signed in
         security.password_changed_in_session(self.request)
         security.end_sessions(self.request.user, keep=self.request.session.session_key)
+        UserSession.objects.get_or_create(
+            session_key=self.request.session.session_key, defaults={"user": self.request.user}
+        )
         messages.success(self.request, "密码已修改。")
         return redirect(_next_url(self.request))
 

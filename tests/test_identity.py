@@ -416,6 +416,11 @@ def test_changing_ones_password_ends_ones_other_sessions(client, viewer):
     )
     assert client.get(reverse("home")).status_code == 200
     assert other.get(reverse("home")).status_code == 302
+    # The session that changed it lives on under a new key, still indexed for a later disable.
+    key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    assert list(UserSession.objects.filter(user=viewer).values_list("session_key", flat=True)) == [
+        key
+    ]
 
 
 # --- Second factor -----------------------------------------------------------------------------
