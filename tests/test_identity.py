@@ -360,10 +360,19 @@ def test_logging_out_kills_the_session_so_the_old_cookie_is_useless(client, view
     assert not UserSession.objects.filter(session_key=key).exists()
 
 
-def test_disabling_a_user_ends_all_their_sessions(client, viewer):
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "django.contrib.sessions.backends.db",
+        "django.contrib.sessions.backends.cache",
+        "django.contrib.sessions.backends.cached_db",
+    ],
+)
+def test_disabling_a_user_ends_all_their_sessions(viewer, settings, engine):
     from django.test import Client
 
-    other = Client()
+    settings.SESSION_ENGINE = engine
+    client, other = Client(), Client()
     sign_in(client, "leader")
     sign_in(other, "leader")
     keys = list(UserSession.objects.filter(user=viewer).values_list("session_key", flat=True))
