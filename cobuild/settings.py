@@ -213,4 +213,11 @@ COBUILD = {
     # pairings whose activities use this many categories or fewer.
     "REPORT_LOW_PARTICIPATION": env.float("COBUILD_REPORT_LOW_PARTICIPATION", default=0.5),
     "REPORT_FEW_CATEGORIES": env.int("COBUILD_REPORT_FEW_CATEGORIES", default=2),
+    # Ledger import (导入台账): the largest workbook accepted, and the zip-bomb guards checked
+    # before it is opened: the total unpacked size and the unpacked/packed ratio of any member.
+    "IMPORT_MAX_BYTES": env.int("COBUILD_IMPORT_MAX_BYTES", default=20 * 1024 * 1024),
+    "IMPORT_MAX_UNPACKED_BYTES": env.int(
+        "COBUILD_IMPORT_MAX_UNPACKED_BYTES", default=400 * 1024 * 1024
+    ),
+    "IMPORT_MAX_RATIO": env.int("COBUILD_IMPORT_MAX_RATIO", default=200),
 }
