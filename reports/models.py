@@ -284,9 +284,7 @@ class ImportRun(models.Model):
     filename = models.CharField("文件名", max_length=200)
     sha256 = models.CharField("文件SHA-256", max_length=64)
     size = models.PositiveIntegerField("文件大小（字节）")
-    counts = models.JSONField(
-        "导入结果", default=dict, help_text="每张表新增、更新、未变的行数。"
-    )
+    counts = models.JSONField("导入结果", default=dict, help_text="每张表新增、更新、未变的行数。")
 
     class Meta:
         verbose_name = "台账导入记录"
