@@ -107,7 +107,9 @@ class SmallCountyTests(TestCase):
         cls.root, cls.staff = make_small_county_root()
 
     def imported(self, data=None, **kwargs):
-        result = run_import(data or filled_template(), "青山县台账.xlsx", user=self.staff, apply=True, **kwargs)
+        result = run_import(
+            data or filled_template(), "青山县台账.xlsx", user=self.staff, apply=True, **kwargs
+        )
         assert result.ok, result.refused or result.problems
         return result
 
@@ -254,7 +256,17 @@ class SmallCountyTests(TestCase):
         self.imported()
         rows = {
             spec.ACTIVITIES: [
-                ["P01", datetime.date(2025, 8, 1), "交叉学习", "学习", "八月交叉学习", "", "M01、M04", 0, {}]
+                [
+                    "P01",
+                    datetime.date(2025, 8, 1),
+                    "交叉学习",
+                    "学习",
+                    "八月交叉学习",
+                    "",
+                    "M01、M04",
+                    0,
+                    {},
+                ]
             ]
         }
         result = self.imported(filled_template(rows))
@@ -278,7 +290,17 @@ class SmallCountyTests(TestCase):
         make_member(branch, code="M99", name="新党员")
         rows = {
             spec.ACTIVITIES: [
-                ["P01", datetime.date(2025, 9, 1), "日常互助", "走访慰问", "走访困难党员", "", "M99", 0, {}]
+                [
+                    "P01",
+                    datetime.date(2025, 9, 1),
+                    "日常互助",
+                    "走访慰问",
+                    "走访困难党员",
+                    "",
+                    "M99",
+                    0,
+                    {},
+                ]
             ]
         }
         self.imported(filled_template(rows))

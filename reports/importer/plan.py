@@ -129,6 +129,10 @@ class Planner:
         self.plan = Plan(self.sheets, self.problems, self.warnings)
         paths = access.scope_of(user).write_paths if user is not None else None
         self.scope_paths = paths  # None: the command line, no scope limit
+        # Codes whose own rows have problems: references to them are not reported again.
+        self.codes_by_row = {name: {} for name in spec.SHEETS}
+        self.broken = {name: set() for name in spec.SHEETS}
+        self.quiet = []  # (sheet, row) skipped for a problem reported on another row
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -158,6 +162,24 @@ class Planner:
             self.problem(row, header, f"“{header}”不能为空。")
         return value
 
+    def note_code(self, sheet, row, code):
+        if code:
+            self.codes_by_row[sheet][row.number] = code
+
+    def marks(self):
+        """Grows whenever a row gets a problem, reported here or on the row it refers to."""
+        return len(self.problems) + len(self.quiet)
+
+    def skip_quietly(self, row):
+        self.quiet.append((row.sheet.name, row.number))
+
+    def mark_broken(self, sheet):
+        bad_rows = {p.row for p in self.problems if p.sheet == sheet}
+        bad_rows |= {number for name, number in self.quiet if name == sheet}
+        self.broken[sheet] = {
+            code for number, code in self.codes_by_row[sheet].items() if number in bad_rows
+        }
+
     def in_scope(self, path):
         if self.scope_paths is None:
             return True
@@ -184,10 +206,13 @@ class Planner:
         figure_rows = self.rows(spec.FIGURES)
         self.load_organizations(org_rows, member_rows, pairing_rows, figure_rows)
         self.plan_organizations(org_rows)
+        self.mark_broken(spec.ORGS)
         self.load_members(member_rows, activity_rows)
         self.plan_members(member_rows)
+        self.mark_broken(spec.MEMBERS)
         self.load_pairings(pairing_rows, activity_rows)
         self.plan_pairings(pairing_rows)
+        self.mark_broken(spec.PAIRINGS)
         self.plan_activities(activity_rows)
         self.plan_figures(figure_rows)
         return self.plan
@@ -237,6 +262,7 @@ class Planner:
         wanted = {}  # code → (row, name, parent code, kind, sector)
         for row in rows:
             code = self.cell(row, "组织编码", normalize.code, required=True)
+            self.note_code(spec.ORGS, row, code)
             name = self.cell(row, "组织名称", normalize.text, required=True)
             parent = self.cell(row, "上级组织编码", normalize.code)
             kind = self.cell(
@@ -432,6 +458,9 @@ class Planner:
         code = self.cell(row, header, normalize.code, required=required)
         if not code:
             return None
+        if code in self.broken[spec.ORGS]:
+            self.skip_quietly(row)  # its own row's problem says why
+            return None
         org = self.orgs.get(code)
         if org is None or (org.pk and not self.in_scope(org.path)):
             self.problem(row, header, f"未找到组织编码“{code}”（表中和系统中都没有）。")
@@ -474,8 +503,9 @@ class Planner:
         sheet = self.sheets[spec.MEMBERS]
         seen = {}
         for row in rows:
-            before = len(self.problems)
+            before = self.marks()
             code = self.cell(row, "党员编号", normalize.code, required=True)
+            self.note_code(spec.MEMBERS, row, code)
             name = self.cell(row, "姓名", normalize.text, required=True)
             gender = self.cell(row, "性别", normalize.choice, choices=spec.GENDERS) or ""
             branch = self.org_ref(row, "所在支部编码", branch=True)
@@ -521,7 +551,7 @@ class Planner:
                 except ValidationError:
                     self.problem(row, "联系电话", "请输入有效的联系电话（5到20位数字）。")
                     continue
-            if len(self.problems) > before:
+            if self.marks() > before:
                 continue
             values = {
                 "name": name,
@@ -622,6 +652,7 @@ class Planner:
         placed = {}
         for row in rows:
             code = self.cell(row, "对子编号", normalize.code, required=True)
+            self.note_code(spec.PAIRINGS, row, code)
             helper = self.org_ref(row, "帮扶支部编码", branch=True)
             helped = self.org_ref(row, "受帮扶支部编码", branch=True)
             start = self.cell(row, "开始日期", normalize.date, required=True)
@@ -751,7 +782,7 @@ class Planner:
         metric_columns = self.metric_columns(rows[0].sheet)
         seen = {}
         for row in rows:
-            before = len(self.problems)
+            before = self.marks()
             pairing = self.pairing_ref(row)
             day = self.cell(row, "活动日期", normalize.date, required=True)
             regime_text = normalize.header(row.raw("制度"))
@@ -786,6 +817,9 @@ class Planner:
             for member_code in dict.fromkeys(
                 normalize.split_codes(row.raw("参加党员编号"), spec.PARTICIPANT_SEPARATORS)
             ):
+                if member_code in self.broken[spec.MEMBERS]:
+                    self.skip_quietly(row)
+                    continue
                 member = self.members.get(member_code)
                 if member is None or (member.pk and not self.in_scope(member.branch.path)):
                     self.problem(row, "参加党员编号", f"未找到党员编号“{member_code}”。")
@@ -813,7 +847,7 @@ class Planner:
                     )
                     continue
                 outcomes[metric] = value
-            if len(self.problems) > before or pairing is None:
+            if self.marks() > before or pairing is None:
                 continue
             regime_code = regime.code if regime else ""
             key = (pairing.code, day, regime_code, title)
@@ -892,6 +926,9 @@ class Planner:
         code = self.cell(row, "对子编号", normalize.code, required=True)
         if not code:
             return None
+        if code in self.broken[spec.PAIRINGS]:
+            self.skip_quietly(row)
+            return None
         pairing = self.pairings.get(code)
         if pairing is None or (
             pairing.pk
@@ -918,7 +955,7 @@ class Planner:
                 existing[(figure.organization_id, figure.metric_id, figure.period)] = figure
         seen = {}
         for row in rows:
-            before = len(self.problems)
+            before = self.marks()
             org = self.org_ref(row, "组织编码")
             metric = metrics.get(normalize.header(row.raw("指标")))
             if not normalize.header(row.raw("指标")):
@@ -929,7 +966,7 @@ class Planner:
                 )
             period = self.cell(row, "期间", period_code, required=True)
             value = self.cell(row, "数值", normalize.decimal, required=True)
-            if len(self.problems) > before:
+            if self.marks() > before:
                 continue
             key = (org.code, metric.pk, period.code)
             if key in seen:
