@@ -8,6 +8,7 @@ Only county staff import (403 for others, as other county-staff pages); the impo
 what lies under their organizations.
 """
 
+import datetime
 import re
 
 from django import forms
@@ -59,6 +60,20 @@ def _read_stored(user, digest):
     if sha256_of(data) != digest:
         raise Http404("上传的文件已损坏，请重新上传。")
     return data
+
+
+def _forget_old_uploads(user, *, max_age=datetime.timedelta(days=1)):
+    """Uploads previewed but never confirmed are kept a day, then deleted at the next upload."""
+    folder = f"imports/{user.pk}"
+    try:
+        _, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    cutoff = timezone.now() - max_age
+    for name in files:
+        path = f"{folder}/{name}"
+        if default_storage.get_modified_time(path) < cutoff:
+            default_storage.delete(path)
 
 
 class UploadForm(forms.Form):
@@ -116,6 +131,7 @@ def import_upload(request):
         form.add_error("file", result.refused)
         return _page(request, form, status=400)
     digest = sha256_of(data)
+    _forget_old_uploads(request.user)
     path = _stored_path(request.user, digest)
     if not default_storage.exists(path):
         default_storage.save(path, ContentFile(data))

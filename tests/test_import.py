@@ -226,6 +226,16 @@ class SmallCountyTests(TestCase):
         assert not result.plan.changes
         assert result.plan.counts["活动记录"]["unchanged"] == 5
 
+    def test_free_text_keeps_its_chinese_punctuation_and_round_trips(self):
+        rows = small_county_rows()
+        rows["活动记录"][0][4] = "学习（新党章）：第一讲，ＡＢ班"
+        rows["组织"][5][1] = "东村党支部（一）"
+        self.imported(filled_template(rows))
+        assert Activity.objects.filter(title="学习（新党章）：第一讲，ＡＢ班").exists()
+        assert Organization.objects.get(code="QS-V01").name == "东村党支部（一）"
+        result = self.imported(export_workbook(self.staff))
+        assert not result.plan.changes
+
     def test_a_changed_row_is_an_update_recorded_in_the_history(self):
         self.imported()
         rows = small_county_rows()
@@ -316,3 +326,23 @@ class SmallCountyTests(TestCase):
         result = self.imported(buffer.getvalue())
         assert any("修路(米)" in w for w in result.plan.warnings)
         assert Metric.objects.filter(name="修路").count() == 0
+
+
+class QueryCountTests(TestCase):
+    def count_queries(self, data):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            result = run_import(data, "bench.xlsx", apply=True)
+        assert result.ok, result.problems[:3]
+        return len(queries)
+
+    def test_queries_grow_with_batches_not_rows(self):
+        from reports.management.commands.bench_import import county_workbook
+
+        small = self.count_queries(county_workbook(members=200, activities=50, prefix="S"))
+        large = self.count_queries(county_workbook(members=400, activities=200, prefix="L"))
+        assert large == small
+        again = self.count_queries(county_workbook(members=400, activities=200, prefix="L"))
+        assert again < small

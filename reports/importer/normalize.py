@@ -34,6 +34,16 @@ def text(value):
     return cleaned or None
 
 
+def plain(value):
+    """Free text (names, titles, places) as typed, stripped: Chinese punctuation stays (，：（）)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    cleaned = str(value).strip()
+    return cleaned or None
+
+
 def header(value):
     """A header as matched: normalised text without any whitespace inside, or ""."""
     cleaned = text(value) or ""

@@ -263,7 +263,7 @@ class Planner:
         for row in rows:
             code = self.cell(row, "组织编码", normalize.code, required=True)
             self.note_code(spec.ORGS, row, code)
-            name = self.cell(row, "组织名称", normalize.text, required=True)
+            name = self.cell(row, "组织名称", normalize.plain, required=True)
             parent = self.cell(row, "上级组织编码", normalize.code)
             kind = self.cell(
                 row, "组织类别", normalize.choice, required=True, choices=spec.ORG_KINDS
@@ -506,7 +506,7 @@ class Planner:
             before = self.marks()
             code = self.cell(row, "党员编号", normalize.code, required=True)
             self.note_code(spec.MEMBERS, row, code)
-            name = self.cell(row, "姓名", normalize.text, required=True)
+            name = self.cell(row, "姓名", normalize.plain, required=True)
             gender = self.cell(row, "性别", normalize.choice, choices=spec.GENDERS) or ""
             branch = self.org_ref(row, "所在支部编码", branch=True)
             post = self.cell(row, "党内职务", normalize.choice, choices=spec.POSTS) or "member"
@@ -795,8 +795,8 @@ class Planner:
             category = self.cell(
                 row, "活动类别", normalize.choice, required=True, choices=spec.CATEGORIES
             )
-            title = self.cell(row, "活动主题", normalize.text, required=True)
-            place = self.cell(row, "地点", normalize.text) or ""
+            title = self.cell(row, "活动主题", normalize.plain, required=True)
+            place = self.cell(row, "地点", normalize.plain) or ""
             villagers = self.cell(row, "群众人数", normalize.integer) or 0
             if title and len(title) > 200:
                 self.problem(row, "活动主题", "活动主题不能超过200个字符。")
