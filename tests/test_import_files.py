@@ -14,6 +14,8 @@ from activities.models import Activity, PeriodFigure
 from pairings.models import Member, Organization, Pairing
 from reports.importer import normalize, run_import, spec
 from reports.importer.normalize import Invalid
+from reports.importer.template import export_workbook
+from tests.factories import make_org, make_user
 from tests.import_helpers import (
     TRAINING,
     filled_template,
@@ -372,8 +374,6 @@ class RefusedFileTests(ImportCase):
 
 class ScopeTests(ImportCase):
     def test_staff_of_a_township_reach_only_what_lies_under_it(self):
-        from tests.factories import make_org, make_user
-
         township = make_org(self.root, code="QS-T9", kind="committee", sector="rural")
         other = make_org(self.root, code="QS-T8", kind="committee", sector="rural")
         user = make_user(role="county_staff", org=township)
@@ -390,3 +390,13 @@ class ScopeTests(ImportCase):
         ]
         assert snapshot() == before
         assert other.pk
+
+    def test_a_township_staffs_export_re_imports_with_no_changes(self):
+        self.imports(filled_template())
+        township = Organization.objects.get(code="QS-T1")
+        user = make_user(role="county_staff", org=township)
+        result = run_import(export_workbook(user), "t.xlsx", user=user, apply=True)
+        assert result.ok, result.problems
+        assert not result.plan.changes
+        assert result.plan.counts["组织"]["unchanged"] == 3
+        assert result.plan.counts["党员"]["unchanged"] == 3
