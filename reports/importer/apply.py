@@ -63,17 +63,18 @@ def apply_plan(plan, *, user, filename, sha256, size):
         )
 
 
-def _insert_rows(model, columns, rows, batch=5000):
-    """Plain INSERTs of many join rows, one executemany per batch (no model instances)."""
+def _insert_rows(model, columns, rows, batch=2000):
+    """Plain multi-row INSERTs of many join rows, one statement per batch (no model instances)."""
     quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+    head = "INSERT INTO {} ({}) VALUES ".format(
         quote(model._meta.db_table),
         ", ".join(quote(model._meta.get_field(c).column) for c in columns),
-        ", ".join(["%s"] * len(columns)),
     )
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch):
-            cursor.executemany(sql, rows[start : start + batch])
+            part = rows[start : start + batch]
+            cursor.execute(head + ", ".join([one] * len(part)), [v for row in part for v in row])
 
 
 def _apply_activities(plan, *, user, reason):
