@@ -346,3 +346,12 @@ class QueryCountTests(TestCase):
         assert large == small
         again = self.count_queries(county_workbook(members=400, activities=200, prefix="L"))
         assert again < small
+
+
+class ImportedActivityPageTests(TestCase):
+    def test_the_activity_page_says_it_came_from_the_ledger(self):
+        _root, staff = make_small_county_root()
+        run_import(filled_template(), "a.xlsx", user=staff, apply=True)
+        self.client.force_login(staff)
+        activity = Activity.objects.get(title="学习新党章")
+        assert "台账导入" in self.client.get(activity.get_absolute_url()).text
