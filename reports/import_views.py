@@ -145,6 +145,9 @@ def import_confirm(request):
     filename = (request.POST.get("filename") or "台账.xlsx")[:200]
     data = _read_stored(request.user, digest)
     result = run_import(data, filename, user=request.user, apply=True)
+    if result.refused:
+        messages.error(request, result.refused)
+        return redirect("import_home")
     if not result.ok:
         messages.error(
             request, "预检之后数据有了变化，出现了新的问题，未导入任何数据。请查看后重新上传。"
@@ -160,6 +163,8 @@ def import_errors(request, digest):
     _require_staff(request.user)
     data = _read_stored(request.user, digest)
     result = run_import(data, "upload.xlsx", user=request.user)
+    if result.refused:
+        raise Http404(result.refused)
     stamp = timezone.localtime().strftime("%Y%m%d%H%M")
     return _download(error_workbook(data, result.problems), f"台账导入问题标注_{stamp}.xlsx")
 

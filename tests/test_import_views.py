@@ -3,17 +3,20 @@
 import datetime
 import io
 import re
+from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import IntegrityError
 from django.test import TestCase
 from django.urls import reverse
 from openpyxl import load_workbook
 
 from activities.models import Activity
 from pairings.models import Member, Organization, Pairing
+from reports.importer import run_import
 from reports.models import ImportRun
 from tests.factories import make_branch, make_pairing, make_user
 from tests.import_helpers import (
@@ -260,3 +263,16 @@ class ImportCommandTests(TestCase):
         path = self.write(self.tmp, filled_template())
         self.run_command(path)
         assert Activity.objects.filter(imported=True, date=datetime.date(2025, 3, 5)).count() == 1
+
+
+class ConcurrentWriteTests(TestCase):
+    def test_a_write_the_database_refuses_rolls_everything_back(self):
+        _root, staff = make_small_county_root()
+        before = snapshot()
+        with mock.patch(
+            "reports.importer.apply.Pairing.objects.bulk_create",
+            side_effect=IntegrityError("duplicate key"),
+        ):
+            result = run_import(filled_template(), "a.xlsx", user=staff, apply=True)
+        assert "未做任何修改" in result.refused
+        assert snapshot() == before

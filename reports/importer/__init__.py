@@ -9,7 +9,7 @@ five sheets back from the database.
 import hashlib
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from reports.importer.problems import Problem, Refused
 from reports.importer.read import check_upload, read_workbook
@@ -50,11 +50,17 @@ def run_import(data, filename, *, user=None, apply=False, today=None):
         workbook = read_workbook(data)
     except Refused as refusal:
         return Result(refused=refusal.message)
-    with transaction.atomic():
-        plan = build_plan(workbook, user=user, today=today)
-        result = Result(plan=plan)
-        if apply and plan.ok:
-            result.run = apply_plan(
-                plan, user=user, filename=filename, sha256=sha256_of(data), size=len(data)
-            )
+    try:
+        with transaction.atomic():
+            plan = build_plan(workbook, user=user, today=today)
+            result = Result(plan=plan)
+            if apply and plan.ok:
+                result.run = apply_plan(
+                    plan, user=user, filename=filename, sha256=sha256_of(data), size=len(data)
+                )
+    except IntegrityError:
+        # Someone changed the same rows between the plan and the write: nothing was written.
+        return Result(
+            refused="导入时数据库拒绝了写入（可能有人同时修改了相同的数据），未做任何修改，请重新导入。"
+        )
     return result
