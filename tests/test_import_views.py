@@ -63,6 +63,16 @@ class ImportPageTests(TestCase):
             in (template["Content-Disposition"])
         )  # 共建台账导入模板.xlsx
 
+    def test_the_import_page_lists_the_users_runs_in_constant_queries(self):
+        for n in range(12):
+            ImportRun.objects.create(
+                user=self.staff, filename=f"第{n}批.xlsx", sha256="0" * 64, size=1, counts={}
+            )
+        # Session, user, scope, unread reminders, the runs.
+        with self.assertNumQueries(5):
+            response = self.client.get(reverse("import_home"))
+        assert response.text.count("批.xlsx") == 10
+
     def test_the_nav_links_to_the_import_for_county_staff_only(self):
         assert reverse("import_home") in self.client.get(reverse("home")).text
         self.client.force_login(self.secretary)
