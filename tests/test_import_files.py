@@ -4,6 +4,7 @@ import copy
 import datetime
 import io
 import zipfile
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -237,6 +238,11 @@ class RefusedFileTests(ImportCase):
         assert len(data) < 100 * 1024
         result = self.refused(data)
         assert "压缩炸弹" in result.refused
+
+    def test_a_sheet_with_too_many_rows_is_refused(self):
+        with mock.patch("reports.importer.read.MAX_ROWS", 3):
+            result = self.refused(filled_template())
+        assert result.refused == "“组织”表超过3行，请分成几个文件导入。"
 
     def test_a_missing_required_header(self):
         headers = {

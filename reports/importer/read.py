@@ -20,6 +20,7 @@ from reports.importer.problems import Problem, Refused
 WORKBOOK_TYPE = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 MACRO_TYPES = (b"macroEnabled", b"vbaProject")
 MAX_ENTRIES = 5000
+MAX_ROWS = 200_000  # data rows per sheet; a county's ledger of many years fits well within
 HEADER_SEARCH_ROWS = 10
 
 
@@ -184,6 +185,8 @@ def _read_sheet(name, worksheet, problems):
         if first is not None and str(row[first] or "").strip().startswith(spec.EXAMPLE_MARK):
             return  # the template's example row
         sheet.rows.append((number, row))
+        if len(sheet.rows) > MAX_ROWS:
+            raise Refused(f"“{name}”表超过{MAX_ROWS}行，请分成几个文件导入。")
 
     for offset, row in enumerate(top[header_index + 1 :], start=header_index + 2):
         keep(offset, row)
