@@ -283,6 +283,13 @@ COBUILD = {
     # The audit log is kept at least this many days (never fewer than 180: the database refuses
     # to delete younger rows); manage.py purge_audit removes only older ones.
     "AUDIT_RETENTION_DAYS": max(180, env.int("COBUILD_AUDIT_RETENTION_DAYS", default=180)),
+    # Ledger import (导入台账): the largest workbook accepted, and the zip-bomb guards checked
+    # before it is opened: the total unpacked size and the unpacked/packed ratio of any member.
+    "IMPORT_MAX_BYTES": env.int("COBUILD_IMPORT_MAX_BYTES", default=20 * 1024 * 1024),
+    "IMPORT_MAX_UNPACKED_BYTES": env.int(
+        "COBUILD_IMPORT_MAX_UNPACKED_BYTES", default=400 * 1024 * 1024
+    ),
+    "IMPORT_MAX_RATIO": env.int("COBUILD_IMPORT_MAX_RATIO", default=200),
 }
 
 # Sessions: the idle limit is the cookie age; SessionSecurityMiddleware refreshes it at most
