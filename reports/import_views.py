@@ -23,6 +23,8 @@ from django.utils import timezone
 from django.utils.encoding import escape_uri_path
 from django.views.decorators.http import require_GET, require_POST
 
+from cobuild import audit
+from cobuild.audit import reads_only
 from pairings import access
 from reports.importer import run_import, sha256_of
 from reports.importer.errors import error_workbook
@@ -118,6 +120,7 @@ def _preview(request, result, *, digest, filename, status=200):
 
 
 @require_POST
+@reads_only
 def import_upload(request):
     _require_staff(request.user)
     form = UploadForm(request.POST, request.FILES)
@@ -166,6 +169,9 @@ def import_errors(request, digest):
     if result.refused:
         raise Http404(result.refused)
     stamp = timezone.localtime().strftime("%Y%m%d%H%M")
+    audit.record_export(
+        request, what="ledger_errors", title="台账导入问题标注", rows=len(result.problems)
+    )
     return _download(error_workbook(data, result.problems), f"台账导入问题标注_{stamp}.xlsx")
 
 
@@ -187,4 +193,6 @@ def export_ledger(request):
     """导出台账: the user's organizations, members, pairings, activities and figures."""
     _require_staff(request.user)
     stamp = timezone.localtime().strftime("%Y%m%d")
-    return _download(export_workbook(request.user), f"共建台账导出_{stamp}.xlsx")
+    content = export_workbook(request.user)
+    audit.record_export(request, what="ledger", title="共建台账", rows=None)
+    return _download(content, f"共建台账导出_{stamp}.xlsx")
