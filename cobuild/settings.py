@@ -50,6 +50,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, so its process_exception runs first: a database error in a view → 503 page.
+    "cobuild.outage.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "cobuild.urls"
