@@ -28,7 +28,7 @@ BIN = PYTHON.parent
 def arguments(description, *, default_time=60):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--users", type=int, default=20, help="并发用户数（默认 20，上限 50）")
-    parser.add_argument("--spawn-rate", type=float, default=5, help="每秒启动的用户数")
+    parser.add_argument("--spawn-rate", type=float, default=2, help="每秒启动的用户数")
     parser.add_argument("--time", type=int, default=default_time, help="压测时长（秒）")
     parser.add_argument("--http-port", type=int, default=8104, help="gunicorn 端口（127.0.0.1）")
     parser.add_argument("--pg-port", type=int, default=55104, help="临时 PostgreSQL 端口")
