@@ -163,7 +163,8 @@ def stored_files():
             if not isinstance(model_field, models.FileField):
                 continue
             names = (
-                model._base_manager.exclude(**{model_field.attname: ""})
+                model._base_manager.using(DEFAULT_DB_ALIAS)
+                .exclude(**{model_field.attname: ""})
                 .exclude(**{f"{model_field.attname}__isnull": True})
                 .values_list(model_field.attname, flat=True)
                 .distinct()

@@ -89,6 +89,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# A read-only copy (a streaming replica) for the reports' reads: cobuild/routers.py.
+if env("REPORTS_DATABASE_URL", default=""):
+    DATABASES["reports"] = {
+        **env.db("REPORTS_DATABASE_URL"),
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["cobuild.routers.ReportsRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: local memory unless CACHE_URL is given (redis://127.0.0.1:6379/1 uses Django's Redis cache).

@@ -12,6 +12,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from activities import compliance
+from cobuild.routers import reads_for_reports
 from pairings import access
 from pairings.models import Organization
 from reports.xlsx import workbook_response
@@ -96,6 +97,7 @@ def _require_scope(user):
 
 
 @require_GET
+@reads_for_reports
 def compliance_summary(request):
     _require_scope(request.user)
     form = ComplianceFilter(request.GET or None, user=request.user)
@@ -232,6 +234,7 @@ def compliance_summary(request):
 
 
 @require_GET
+@reads_for_reports
 def compliance_matrix(request):
     _require_scope(request.user)
     form = ComplianceFilter(request.GET or None, user=request.user)
