@@ -377,7 +377,7 @@ def check_compatible(manifest):
         raise BackupError(f"备份中的数据表与当前数据库不一致（如 {extra[0]}），拒绝恢复。")
 
 
-def _without_triggers(connection, tables):
+def triggers_off(connection, tables):
     """Switch user triggers off for the restore; return a function switching them back on."""
     if connection.vendor == "postgresql":
         quoted = [connection.ops.quote_name(t) for t in tables]
@@ -405,6 +405,20 @@ def _without_triggers(connection, tables):
 
         return recreate
     return lambda: None
+
+
+def empty_every_table():
+    """Delete every row of every backed-up table, append-only ones included (for tests and
+    drills: what a lost server looks like). One transaction; the triggers stay in place."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    tables = [model._meta.db_table for model in backed_up_models()]
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        triggers_back = triggers_off(connection, tables)
+        connection.ops.execute_sql_flush(connection.ops.sql_flush(no_style(), tables))
+        triggers_back()
 
 
 def _load_table(model, archive, member, connection):
@@ -474,7 +488,7 @@ def restore(path, *, log=lambda message: None):
                 cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         for hook in BEFORE_RESTORE:
             hook(connection)
-        triggers_back = _without_triggers(connection, tables)
+        triggers_back = triggers_off(connection, tables)
         connection.ops.execute_sql_flush(
             connection.ops.sql_flush(no_style(), tables, allow_cascade=False)
         )

@@ -14,7 +14,6 @@ import tarfile
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
-from django.core.management.color import no_style
 from django.db import connection
 
 from activities import workflow
@@ -71,11 +70,7 @@ def wipe_everything():
     """What a lost server looks like: every table empty, every stored file gone."""
     for name, storage in backup.stored_files().items():
         storage.delete(name)
-    tables = [model._meta.db_table for model in backup.backed_up_models()]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    connection.ops.execute_sql_flush(connection.ops.sql_flush(no_style(), tables))
+    backup.empty_every_table()
 
 
 def file_bytes():
