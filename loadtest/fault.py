@@ -140,7 +140,7 @@ def main():
         base = site.url
         plan = json.loads(site.plan.read_text(encoding="utf-8"))
         password = plan["password"]
-        probe = Probe(login(base, "county", password), base)
+        probe = Probe(login(base, plan["probe"], password), base)
         writer = login(base, plan["pairs"][0]["helper"], password)
         own_fields, own_token = own_activity_fields(writer, base, plan["pairs"][0]["pairing"])
         journal = site.out / "journal.jsonl"
@@ -270,6 +270,9 @@ def main():
                 acked[s["client_id"]] = {**s, "activity": pk}
                 resent_new += 1
 
+        if options.sabotage:
+            sabotage(site, acked)
+
         # 3. The database against what the clients were told.
         checked, audit_note = check_database(site, acked, sent, problems)
         lines, total = figures(prefix)
@@ -306,7 +309,10 @@ def main():
         f"不同的 client_id {len(sent)} 个，压测中得到成功应答 {len(acked) - resent_new} 个；"
         f"事后重新提交：未得到应答的 {resent_new} 个（现已保存），已应答的抽样 {resent_same} 个（返回同一条活动）"
     )
-    say(f"数据库核对：{checked} 条活动各恰好一条，参加党员、成效、照片、变更历史齐全；{audit_note}")
+    say(
+        f"数据库核对：已应答的 {len(acked)} 条活动逐条核对（恰好一条、参加党员、成效、照片文件、"
+        f"变更历史），{checked} 条在原编号下找到，发现问题 {len(problems)} 个；{audit_note}"
+    )
     if problems:
         say(f"结论：失败，{len(problems)} 个问题：")
         for problem in problems[:20]:
@@ -339,6 +345,26 @@ def own_activity_fields(session, base, pairing):
         "submit": "1",
         "participants": [],
     }, csrf_token(page)
+
+
+def sabotage(site, acked):
+    """Damage the throwaway database the way a lost write would, to show the checks catch it:
+    one acknowledged activity no longer exists under its client_id, another loses a participant."""
+    with_members = [s for s in acked.values() if s["participants"]]
+    first, second = with_members[0], with_members[-1]
+    with psycopg.connect(site.database_url) as db, db.cursor() as cursor:
+        cursor.execute(
+            "UPDATE activities_activity SET client_id = gen_random_uuid() WHERE id = %s",
+            [first["activity"]],
+        )
+        cursor.execute(
+            "DELETE FROM activities_participation WHERE id = (SELECT min(id) FROM "
+            "activities_participation WHERE activity_id = %s)",
+            [second["activity"]],
+        )
+    say(
+        f"（--sabotage：已弄丢活动 #{first['activity']}，删掉活动 #{second['activity']} 的一名参加党员）"
+    )
 
 
 def check_database(site, acked, sent, problems):
@@ -410,7 +436,7 @@ def check_database(site, acked, sent, problems):
                     problems.append(f"活动 #{pk} 没有恰好一条“新增”审计记录。")
             checked += 1
     audit_note = (
-        "审计记录：每条活动恰好一条“新增”审计记录"
+        "审计记录：已核对每条活动恰好一条“新增”审计记录"
         if audit_present
         else f"审计记录：跳过——审计日志表 {AUDIT_TABLE} 尚不存在（审计功能合并后此项自动生效）"
     )

@@ -37,6 +37,12 @@ def arguments(description, *, default_time=60):
     parser.add_argument("--pairs", type=int, default=10, help="参与压测的共建对子数")
     parser.add_argument("--workers", type=int, default=None, help="gunicorn 进程数（默认按CPU）")
     parser.add_argument("--out", default=None, help="结果目录（默认临时目录）")
+    parser.add_argument(
+        "--sabotage",
+        action="store_true",
+        help="（仅故障测试）核对前故意在临时数据库中弄丢一条活动、删掉另一条的一名参加党员，"
+        "以证明核对能发现问题：此时应以非零状态退出",
+    )
     options = parser.parse_args()
     if not 1 <= options.users <= 50 or not 1 <= options.time <= 300:
         parser.error("用户数须在 1–50 之间，时长须在 1–300 秒之间。")

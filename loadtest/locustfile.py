@@ -24,6 +24,7 @@ from locust import HttpUser, between, events, task
 from locust.util.timespan import parse_timespan
 
 from loadtest.photo import PHOTO
+from loadtest.totp import totp
 
 MAX_USERS = 50
 MAX_SECONDS = 300
@@ -98,9 +99,39 @@ def login(client, username, password):
 
 
 def staff_login(client, username, password):
-    """County staff log in here. When two-factor login for staff lands, its second step (a TOTP
-    code computed from the load account's seeded device key) goes here and only here."""
-    return login(client, username, password)
+    """County staff log in here: password, then — where two-factor login is installed and the
+    load set-up gave this login an authenticator key — the TOTP code the app would show."""
+    page = client.get("/accounts/login/", name="登录页")
+    if page.status_code != 200:
+        return False
+    answer = client.post(
+        "/accounts/login/",
+        data={
+            "username": username,
+            "password": password,
+            "csrfmiddlewaretoken": csrf_token(page.text),
+        },
+        allow_redirects=False,
+        name="登录",
+    )
+    if answer.status_code != 302:
+        return False
+    key = PLAN.get("totp", {}).get(username)
+    if key is None or "/accounts/otp/" not in answer.headers.get("Location", ""):
+        return True
+    second = client.get(answer.headers["Location"], name="登录（验证码页）")
+    if second.status_code != 200:
+        return False
+    verified = client.post(
+        answer.headers["Location"],
+        data={"code": totp(key), "csrfmiddlewaretoken": csrf_token(second.text)},
+        allow_redirects=False,
+        name="登录（验证码）",
+    )
+    return verified.status_code == 302
+
+
+_staff_numbers = itertools.count()
 
 
 class Secretary(HttpUser):
@@ -256,7 +287,8 @@ class Staff(HttpUser):
     wait_time = between(2, 5)
 
     def on_start(self):
-        self.username = random.choice(PLAN["staff"])
+        # One load user per staff login: a TOTP code is accepted only once.
+        self.username = PLAN["staff"][next(_staff_numbers) % len(PLAN["staff"])]
         self.logged_in = False
 
     def ensure_login(self):

@@ -1,8 +1,12 @@
 """Make the load run's logins in a seeded database and write them to a JSON file for locust.
 
 For each of the first N pairings active today whose two branches have members: a secretary of
-the helping branch (logs activities) and one of the helped branch (confirms them). Staff use the
-demo's `county` login. Usage (DATABASE_URL set): python loadtest/prepare.py OUT.json [N]
+the helping branch (logs activities) and one of the helped branch (confirms them); county staff
+logins (`load_staff_NN`) and a secretary login for the fault run's probe (`load_probe`). Where
+two-factor login is installed (django-otp's TOTP plug-in), each staff login gets a confirmed
+authenticator device with a known key, written to the plan so the load can compute its codes;
+each staff login is used by one load user only (a TOTP code is accepted once).
+Usage (DATABASE_URL set): python loadtest/prepare.py OUT.json [N]
 """
 
 import json
@@ -17,13 +21,16 @@ import django
 
 django.setup()
 
+from django.apps import apps  # noqa: E402
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.db.models import Exists, OuterRef  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from pairings.models import Assignment, Member, Pairing  # noqa: E402
+from pairings.models import Assignment, Member, Organization, Pairing  # noqa: E402
+
+STAFF_LOGINS = 10
 from reports.demo import DEMO_PASSWORD  # noqa: E402
 
 
@@ -46,16 +53,40 @@ def prepare(count):
         logins = {}
         for side, org in (("helper", pairing.helper), ("helped", pairing.helped)):
             username = f"load_{side}_{number:02d}"
-            user, _ = User.objects.get_or_create(
-                username=username,
-                defaults={"password": password, "last_name": "压测", "first_name": username},
-            )
-            Assignment.objects.get_or_create(
-                user=user, organization=org, role=Assignment.Role.SECRETARY
-            )
+            login_for(username, password, org, Assignment.Role.SECRETARY)
             logins[side] = username
         pairs.append({"pairing": pairing.pk, **logins})
-    return {"password": DEMO_PASSWORD, "pairs": pairs, "staff": ["county"]}
+    root = Organization.get_root_nodes().first()
+    staff, totp = [], {}
+    for number in range(1, STAFF_LOGINS + 1):
+        username = f"load_staff_{number:02d}"
+        user = login_for(username, password, root, Assignment.Role.COUNTY_STAFF)
+        staff.append(username)
+        if apps.is_installed("django_otp.plugins.otp_totp"):
+            from django_otp.plugins.otp_totp.models import TOTPDevice
+
+            device, _ = TOTPDevice.objects.get_or_create(
+                user=user, defaults={"name": "压测验证器", "confirmed": True}
+            )
+            totp[username] = device.key
+    probe_branch = pairings[0].helped if pairs else root
+    login_for("load_probe", password, probe_branch, Assignment.Role.SECRETARY)
+    return {
+        "password": DEMO_PASSWORD,
+        "pairs": pairs,
+        "staff": staff,
+        "totp": totp,
+        "probe": "load_probe",
+    }
+
+
+def login_for(username, password, org, role):
+    user, _ = User.objects.get_or_create(
+        username=username,
+        defaults={"password": password, "last_name": "压测", "first_name": username},
+    )
+    Assignment.objects.get_or_create(user=user, organization=org, role=role)
+    return user
 
 
 if __name__ == "__main__":
