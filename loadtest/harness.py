@@ -90,7 +90,9 @@ class Site:
             "DEBUG": "false",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Plain HTTP on 127.0.0.1: no TLS in front, so no secure cookies or HTTPS redirect.
             "SECURE_COOKIES": "false",
+            "SECURE_SSL_REDIRECT": "false",
             "SECURE_HSTS_SECONDS": "0",
             "MEDIA_ROOT": str(media),
             "LOG_LEVEL": "ERROR",
