@@ -195,6 +195,11 @@ SECURITY_ADMIN_PERMISSIONS = frozenset(
         "axes.delete_accessattempt",
         "axes.view_accesslog",
         "axes.view_accessfailurelog",
+        # Resetting someone's second factor (they enrol again at their next sign-in).
+        "otp_totp.view_totpdevice",
+        "otp_totp.delete_totpdevice",
+        "otp_static.view_staticdevice",
+        "otp_static.delete_staticdevice",
     }
 )
 # What the system administrator may not do: grant roles.

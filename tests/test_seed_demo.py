@@ -324,6 +324,7 @@ class DemoCountyTests(TestCase):
             "village_secretary": "secretary",
             "leader": "viewer",
             "auditor": "auditor",
+            "admin": "system_admin",
         }
         root = Organization.objects.get(kind="county")
         for username in ("county", "leader", "auditor"):
