@@ -1,0 +1,85 @@
+"""An empty list says what is missing and, for whoever can add it, links to where it is added."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from pairings.models import Assignment
+from tests.factories import make_branch, make_county, make_org, make_user
+
+Role = Assignment.Role
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def county():
+    return make_county(name="青山县委")
+
+
+@pytest.fixture
+def staff(client, county):
+    user = make_user(role=Role.COUNTY_STAFF, org=county)
+    client.force_login(user)
+    return user
+
+
+def empty_text(response):
+    """The empty-state element's text and the links inside it."""
+    assert response.status_code == 200
+    html = response.content.decode()
+    match = re.search(r'class="empty"[^>]*>(.*?)</(?:li|td|p)>', html, re.S)
+    assert match, "no empty state on the page"
+    inner = match.group(1)
+    return re.sub(r"<[^>]+>", "", inner), re.findall(r'href="([^"]+)"', inner)
+
+
+@pytest.mark.parametrize(
+    ("url", "says", "link"),
+    [
+        ("activities:list", "还没有活动记录", "activities:new"),
+        ("activities:pairings", "还没有共建对子", "import_home"),
+        ("activities:need_list", "还没有需求与困难", "activities:pairings"),
+        ("activities:rectification_list", "还没有整改事项", "activities:pairings"),
+        ("activities:trash", "回收站是空的", "activities:list"),
+        ("pairings:members", "还没有党员", "import_home"),
+        ("report_list", "还没有情况汇报", "report_new"),
+        ("compliance", "没有共建对子", "import_home"),
+        ("compliance_matrix", "没有共建对子", "import_home"),
+        ("notifications", "暂时没有提醒", "home"),
+    ],
+)
+def test_county_staff_see_what_is_missing_and_where_to_add_it(client, staff, url, says, link):
+    text, links = empty_text(client.get(reverse(url)))
+    assert says in text
+    assert reverse(link) in links
+
+
+def test_a_filtered_empty_roster_asks_to_change_the_filters(client, county, staff):
+    response = client.get(reverse("pairings:organizations"), {"q": "不存在的支部"})
+    text, _ = empty_text(response)
+    assert "没有符合条件的党组织" in text
+
+
+def test_others_are_told_who_adds_it_and_get_no_link_they_cannot_use(client, county):
+    township = make_org(county, name="石门镇党委", kind="committee", sector="rural")
+    make_branch(township, sector="rural", name="石门村党支部")
+    supervisor = make_user(role=Role.SUPERVISOR, org=township)
+    client.force_login(supervisor)
+
+    text, links = empty_text(client.get(reverse("activities:pairings")))
+    assert "共建对子由县委组织部设立" in text
+    assert reverse("import_home") not in links
+
+    text, links = empty_text(client.get(reverse("pairings:members")))
+    assert "党员名册由县委组织部导入" in text
+    assert links == []
+
+    # The import page itself is county staff's: others are refused it.
+    assert client.get(reverse("import_home")).status_code in (403, 404)
+
+
+def test_a_filtered_empty_list_asks_to_change_the_filters(client, staff):
+    text, _ = empty_text(client.get(reverse("activities:list"), {"q": "没有这样的活动"}))
+    assert "没有符合条件的活动，请调整筛选条件" in text
