@@ -83,3 +83,41 @@ def test_others_are_told_who_adds_it_and_get_no_link_they_cannot_use(client, cou
 def test_a_filtered_empty_list_asks_to_change_the_filters(client, staff):
     text, _ = empty_text(client.get(reverse("activities:list"), {"q": "没有这样的活动"}))
     assert "没有符合条件的活动，请调整筛选条件" in text
+
+
+# -- error pages ------------------------------------------------------------------------------
+
+
+def test_a_missing_page_says_so_in_chinese_and_leads_home(client, staff):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "页面不存在" in html and "不在您的查看范围内" in html
+    assert 'class="button" href="/"' in html
+
+
+def test_a_refused_action_says_why_and_who_grants_it(client, county):
+    from tests.factories import make_pairing
+
+    organ = make_branch(county, name="县财政局机关党支部")
+    village = make_branch(county, sector="rural", name="石门村党支部")
+    pairing = make_pairing(organ, village)
+    client.force_login(make_user(role=Role.SECRETARY, org=village))
+    response = client.get(reverse("activities:commitment_new", args=[pairing.pk]))
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "实事承诺由帮扶方支部登记。" in html and "请联系安全管理员" in html
+    assert 'class="button" href="/"' in html
+
+
+@pytest.mark.parametrize(
+    ("template", "says"),
+    [("400.html", "请求有误"), ("500.html", "系统出错了")],
+)
+def test_the_standalone_error_pages_say_what_happened_and_lead_home(template, says):
+    """400 and 500 render without the site's context (the request may be what failed)."""
+    from django.template.loader import render_to_string
+
+    html = render_to_string(template)
+    assert says in html and 'lang="zh-Hans"' in html
+    assert 'href="/"' in html
