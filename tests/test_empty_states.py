@@ -121,3 +121,29 @@ def test_the_standalone_error_pages_say_what_happened_and_lead_home(template, sa
     html = render_to_string(template)
     assert says in html and 'lang="zh-Hans"' in html
     assert 'href="/"' in html
+
+
+# -- help text where a user would hesitate --------------------------------------------------------
+
+
+def test_the_import_and_report_forms_explain_their_fields(client, staff):
+    html = client.get(reverse("import_home")).content.decode()
+    assert "不接受 .xls 和 .csv" in html and "不超过 20MB" in html
+    assert 'aria-describedby="id_file_helptext"' in html
+
+    html = client.get(reverse("report_new")).content.decode()
+    assert "半年汇报到6月30日，全年汇报到12月31日" in html
+
+
+def test_the_need_and_commitment_forms_explain_their_fields(client, county):
+    from tests.factories import make_pairing
+
+    organ = make_branch(county, name="县财政局机关党支部")
+    village = make_branch(county, sector="rural", name="石门村党支部")
+    pairing = make_pairing(organ, village)
+    client.force_login(make_user(role=Role.SECRETARY, org=organ))
+
+    html = client.get(reverse("activities:need_new", args=[pairing.pk])).content.decode()
+    assert "不能晚于今天" in html
+    html = client.get(reverse("activities:commitment_new", args=[pairing.pk])).content.decode()
+    assert "单位元，只填数字" in html and "标为“已逾期”" in html
