@@ -52,7 +52,7 @@ def test_an_empty_county_is_set_up_and_logs_its_first_activity(
     browser, live_server, migration_rows, phones, tmp_path, guide_shots
 ):
     county = make_county(code="QS", name="青山县委")
-    staff = make_user("zuzhibu", role=Role.COUNTY_STAFF, org=county)
+    staff = make_user("zuzhibu", role=Role.COUNTY_STAFF, org=county, first_name="李华")
     start = timezone.localdate().replace(day=1) - datetime.timedelta(days=40)
 
     context = browser.new_context(viewport=DESKTOP, device_scale_factor=1, locale="zh-CN")
