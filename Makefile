@@ -12,7 +12,7 @@ BASE_PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3 python;
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& echo $$p && break; done)
 
-.PHONY: run test setup lock lint clean load fault
+.PHONY: run test screenshots setup lock lint clean load fault
 
 run: setup
 	$(PY) manage.py migrate --noinput
@@ -21,6 +21,10 @@ run: setup
 
 test: setup $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The guides' screenshots (docs/screenshots/), taken by the browser tests on the demo county.
+screenshots: setup $(CHROMIUM)
+	$(PY) -m pytest tests/browser/test_guide_screens.py tests/browser/test_setup_walk.py --screenshots docs/screenshots
 
 # The browser tests drive Debian's chromium (with a CJK font); install both when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

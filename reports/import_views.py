@@ -81,6 +81,14 @@ def _forget_old_uploads(user, *, max_age=datetime.timedelta(days=1)):
 class UploadForm(forms.Form):
     file = forms.FileField(label="台账工作簿（.xlsx）")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = settings.COBUILD["IMPORT_MAX_BYTES"] / 1024 / 1024
+        self.fields["file"].help_text = (
+            f"按模板填写的 Excel 工作簿（.xlsx，不接受 .xls 和 .csv），不超过 {limit:.0f}MB。"
+            "上传后先预检，不会直接写入。"
+        )
+
     def clean_file(self):
         file = self.cleaned_data["file"]
         limit = settings.COBUILD["IMPORT_MAX_BYTES"]
