@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.encoding import escape_uri_path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -49,8 +49,8 @@ def _readable_reports(user):
 
 def _get_report(user, pk, *, write=False):
     _require_reader(user)
-    report = get_object_or_404(
-        _readable_reports(user).select_related("organization", "created_by"), pk=pk
+    report = access.get_in_scope(
+        user, _readable_reports(user).select_related("organization", "created_by"), pk=pk
     )
     if write and not _can_write(user, report.organization):
         raise PermissionDenied("您只能查看这份汇报，无权修改。")
@@ -480,7 +480,8 @@ def report_restore(request, pk):
     _require_reader(request.user)
     if not access.is_county_staff(request.user):
         raise PermissionDenied("只有县委组织部可以从回收站恢复。")
-    report = get_object_or_404(
+    report = access.get_in_scope(
+        request.user,
         SituationReport.objects.trashed().filter(
             organization__in=_scope_choices(request.user).values("pk")
         ),
