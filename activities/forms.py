@@ -3,7 +3,7 @@ import uuid
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from activities import workflow
@@ -67,6 +67,10 @@ def date_problem(user, pairing, day, *, label="活动日期", subject="的活动
     return None
 
 
+STALE_PAGE = "页面数据不完整或已被改动，请刷新页面后重新填写。"
+VILLAGERS_MAX = 10_000  # the same sanity bound as a record's 人次 figures
+
+
 class ParticipantsWidget(forms.CheckboxSelectMultiple):
     option_template_name = "activities/participant_option.html"
 
@@ -94,8 +98,11 @@ class ActivityForm(forms.ModelForm):
     evidence_kind = forms.ChoiceField(
         label="材料类型", choices=Evidence.Kind.choices, initial=Evidence.Kind.PHOTO, required=False
     )
-    client_id = forms.UUIDField(widget=forms.HiddenInput)
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # Written by the page itself: a bad value means a tampered or broken page, not a typo.
+    client_id = forms.UUIDField(widget=forms.HiddenInput, error_messages={"invalid": STALE_PAGE})
+    version = forms.IntegerField(
+        widget=forms.HiddenInput, required=False, error_messages={"invalid": STALE_PAGE}
+    )
 
     class Meta:
         model = Activity
@@ -123,6 +130,10 @@ class ActivityForm(forms.ModelForm):
         self.fields["regime"].queryset = Regime.objects.filter(is_active=True)
         self.fields["regime"].empty_label = "其他（不属于五项制度）"
         self.fields["date"].widget.attrs["max"] = timezone.localdate().isoformat()
+        self.fields["villager_count"].widget.attrs["max"] = VILLAGERS_MAX
+        self.fields["villager_count"].validators.append(
+            MaxValueValidator(VILLAGERS_MAX, f"参加群众人数不能超过 {VILLAGERS_MAX} 人，请核对。")
+        )
         if not self.is_bound and not self.instance.pk:
             self.initial.setdefault("date", timezone.localdate())
             self.initial.setdefault("client_id", uuid.uuid4())
@@ -238,10 +249,18 @@ class NeedForm(forms.ModelForm):
         }
         help_texts = {"title": "如：灌溉水渠年久失修、村道需要硬化、希望开展甘蔗种植培训。"}
 
+    def __init__(self, *args, pairing, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pairing = pairing
+
     def clean_raised_on(self):
         day = self.cleaned_data["raised_on"]
         if day > timezone.localdate():
             raise ValidationError("提出日期不能晚于今天。")
+        if day < self.pairing.start_date:
+            raise ValidationError(
+                f"提出日期不能早于共建对子的开始日期（{self.pairing.start_date:%Y年%-m月%-d日}）。"
+            )
         return day
 
 
