@@ -69,6 +69,16 @@ def date_problem(user, pairing, day, *, label="活动日期", subject="的活动
 
 STALE_PAGE = "页面数据不完整或已被改动，请刷新页面后重新填写。"
 VILLAGERS_MAX = 10_000  # the same sanity bound as a record's 人次 figures
+UNLOCK_MAX_DAYS = 90  # an unlock reopens a period for a while, never for good
+
+
+def not_before_pairing(day, pairing, label):
+    """`day`, unless it lies before the pairing began (a year-0001 date, say)."""
+    if day and day < pairing.start_date:
+        raise ValidationError(
+            f"{label}不能早于共建对子的开始日期（{pairing.start_date:%Y年%-m月%-d日}）。"
+        )
+    return day
 
 
 class ParticipantsWidget(forms.CheckboxSelectMultiple):
@@ -257,11 +267,7 @@ class NeedForm(forms.ModelForm):
         day = self.cleaned_data["raised_on"]
         if day > timezone.localdate():
             raise ValidationError("提出日期不能晚于今天。")
-        if day < self.pairing.start_date:
-            raise ValidationError(
-                f"提出日期不能早于共建对子的开始日期（{self.pairing.start_date:%Y年%-m月%-d日}）。"
-            )
-        return day
+        return not_before_pairing(day, self.pairing, "提出日期")
 
 
 class CommitmentForm(forms.ModelForm):
@@ -287,6 +293,9 @@ class CommitmentForm(forms.ModelForm):
         self.fields["amount"].min_value = 0
         self.fields["amount"].validators.append(MinValueValidator(0))
 
+    def clean_due_date(self):
+        return not_before_pairing(self.cleaned_data["due_date"], self.instance.pairing, "完成时限")
+
 
 class ProgressForm(forms.ModelForm):
     evidence = MultipleFileField(
@@ -309,6 +318,11 @@ class ProgressForm(forms.ModelForm):
         done_on = cleaned.get("done_on")
         if done_on and done_on > timezone.localdate():
             self.add_error("done_on", "办结日期不能晚于今天。")
+        elif done_on:
+            try:
+                not_before_pairing(done_on, self.instance.pairing, "办结日期")
+            except ValidationError as error:
+                self.add_error("done_on", error)
         existing = self.instance.evidence.count() if self.instance.pk else 0
         self.processed = process_files(self, cleaned.get("evidence") or [], existing=existing)
         return cleaned
@@ -336,8 +350,14 @@ class UnlockForm(forms.ModelForm):
 
     def clean_until(self):
         until = self.cleaned_data["until"]
-        if until < timezone.localdate():
+        today = timezone.localdate()
+        if until < today:
             raise ValidationError("解锁截止日期不能早于今天。")
+        latest = today + datetime.timedelta(days=UNLOCK_MAX_DAYS)
+        if until > latest:
+            raise ValidationError(
+                f"解锁最长{UNLOCK_MAX_DAYS}天：截止日期不能晚于{latest:%Y年%-m月%-d日}。"
+            )
         return until
 
 

@@ -654,3 +654,93 @@ def test_a_period_from_year_1_is_refused_not_computed(client, w, url_name, param
     assert time.monotonic() - started < 5
     assert response.status_code == 200
     assert message in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field", "message"),
+    [
+        pytest.param("0001-01-01", "2025-12-31", "start", RANGE, id="year-1"),
+        pytest.param("2025-01-01", "9999-12-31", "end", RANGE, id="year-9999"),
+        pytest.param("2001-01-01", "2025-12-31", "end", "期间最长5年", id="25-years"),
+        pytest.param("2025-12-31", "2025-01-01", "end", "截止日期不能早于起始日期", id="reversed"),
+    ],
+)
+def test_a_report_over_dates_beyond_reason_is_refused(client, w, start, end, field, message):
+    import time
+
+    client.force_login(w.staff)
+    started = time.monotonic()
+    with unchanged():
+        response = client.post(
+            reverse("report_new"), {"organization": w.county.pk, "start": start, "end": end}
+        )
+    assert time.monotonic() - started < 5
+    assert response.status_code == 200
+    assert message in field_errors(response, field)
+
+
+@pytest.mark.parametrize(
+    ("url_name", "target", "data", "field", "message"),
+    [
+        pytest.param(
+            "activities:commitment_new",
+            "pairing",
+            {"title": "修路", "amount": "1", "due_date": "0001-01-01"},
+            "due_date",
+            "不能早于共建对子的开始日期",
+            id="commitment-due-year-1",
+        ),
+        pytest.param(
+            "activities:commitment_progress",
+            "commitment",
+            {"status": "done", "progress": "办结", "done_on": "0001-01-01"},
+            "done_on",
+            "不能早于共建对子的开始日期",
+            id="commitment-done-year-1",
+        ),
+        pytest.param(
+            "activities:commitment_progress",
+            "commitment",
+            {"status": "done", "progress": "办结", "done_on": "2999-01-01"},
+            "done_on",
+            "办结日期不能晚于今天",
+            id="commitment-done-future",
+        ),
+    ],
+)
+def test_commitment_dates_beyond_reason_are_refused(
+    client, w, url_name, target, data, field, message
+):
+    from tests.factories import make_commitment
+
+    obj = w.pairing_a if target == "pairing" else make_commitment(w.pairing_a)
+    client.force_login(w.organ_a_secretary)
+    with unchanged():
+        response = client.post(reverse(url_name, kwargs={"pk": obj.pk}), data)
+    assert response.status_code == 200
+    assert message in field_errors(response, field)
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        pytest.param({"period": "x"}, "period", "", id="period-text"),
+        pytest.param({"period": "2025-13"}, "period", "", id="period-month-13"),
+        pytest.param({"until": "9999-12-31"}, "until", "解锁最长90天", id="until-9999"),
+        pytest.param(
+            {"until": "0001-01-01"}, "until", "解锁截止日期不能早于今天", id="until-year-1"
+        ),
+    ],
+)
+def test_an_unlock_with_an_impossible_period_or_date_is_refused(client, w, data, field, message):
+    client.force_login(w.staff)
+    import datetime
+
+    week = (w.today + datetime.timedelta(days=7)).isoformat()
+    posted = {"branch": w.organ_a.pk, "period": "2025-03", "reason": "补录", "until": week}
+    posted.update(data)
+    with unchanged():
+        response = client.post(reverse("activities:unlock"), posted)
+    assert response.status_code == 200
+    errors = field_errors(response, field)
+    assert errors and message in errors
