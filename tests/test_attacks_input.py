@@ -744,3 +744,80 @@ def test_an_unlock_with_an_impossible_period_or_date_is_refused(client, w, data,
     assert response.status_code == 200
     errors = field_errors(response, field)
     assert errors and message in errors
+
+
+def test_script_in_a_return_reason_a_visit_and_a_progress_note_is_escaped(client, w):
+    from tests.factories import make_commitment, make_help_pairing, make_household
+
+    activity = make_submitted_activity_a(w)
+    client.force_login(w.village_a_secretary)
+    response = client.post(
+        reverse("activities:return", kwargs={"pk": activity.pk}), {"reason": SCRIPT + IMG}
+    )
+    assert response.status_code == 302
+    help_pairing = make_help_pairing(w.village_a_member, make_household(w.village_a))
+    response = client.post(
+        reverse("activities:help_detail", kwargs={"pk": help_pairing.pk}),
+        {"date": "2025-03-05", "summary": SCRIPT, "help_given": IMG},
+    )
+    assert response.status_code == 302
+    commitment = make_commitment(w.pairing_a)
+    client.force_login(w.organ_a_secretary)
+    response = client.post(
+        reverse("activities:commitment_progress", kwargs={"pk": commitment.pk}),
+        {"status": "in_progress", "progress": SCRIPT + IMG},
+    )
+    assert response.status_code == 302
+    for user, url in (
+        (w.organ_a_secretary, activity.get_absolute_url()),
+        (w.organ_a_secretary, reverse("notifications")),
+        (w.organ_a_secretary, reverse("home")),
+        (w.organ_a_secretary, reverse("activities:pairing", kwargs={"pk": w.pairing_a.pk})),
+        (w.village_a_secretary, reverse("activities:help_detail", kwargs={"pk": help_pairing.pk})),
+        (w.staff, reverse("home")),
+    ):
+        client.force_login(user)
+        html = client.get(url).content.decode()
+        assert SCRIPT not in html and IMG not in html, url
+
+
+def make_submitted_activity_a(w):
+    from tests.factories import make_submitted_activity
+
+    return make_submitted_activity(
+        w.pairing_a, "activity_day", w.today, title="石门村联学", logged_by_branch=w.organ_a
+    )
+
+
+@pytest.mark.parametrize(
+    ("sheet", "row", "column", "value", "reason"),
+    [
+        pytest.param("党员", 1, 1, "王" * 300, "", id="member-name-300-chars"),
+        pytest.param("组织", 5, 1, "", "", id="org-name-empty"),
+        pytest.param("党员", 1, 7, "<script>", "", id="member-status-script"),
+        pytest.param("共建对子", 0, 3, "0001-01-01", "", id="pairing-start-year-1"),
+        pytest.param("活动记录", 0, 1, "9999-12-31", "", id="activity-date-9999"),
+        pytest.param("活动记录", 0, 7, -5, "", id="activity-villagers-negative"),
+        pytest.param("活动记录", 0, 7, 10**12, "", id="activity-villagers-huge"),
+        pytest.param("党员", 1, 3, "=1+1", "", id="member-branch-formula"),
+    ],
+)
+def test_bad_names_and_dates_in_an_import_are_listed_and_nothing_is_imported(
+    client, db, sheet, row, column, value, reason
+):
+    from tests.import_helpers import filled_template, make_small_county_root, small_county_rows
+
+    _, staff = make_small_county_root()
+    rows = small_county_rows()
+    rows[sheet][row][column] = value
+    client.force_login(staff)
+    with unchanged():
+        response = client.post(
+            reverse("import_upload"),
+            {"file": SimpleUploadedFile("台账.xlsx", filled_template(rows))},
+        )
+    assert response.status_code in (200, 400)
+    html = response.content.decode()
+    assert "确认导入" not in html
+    assert "<script>" not in html
+    assert response.context["problems"], "the bad cell is listed as a problem"
