@@ -60,13 +60,6 @@ def xlsx_cells(response):
     return [cell for row in book.active.iter_rows() for cell in row]
 
 
-def assert_escaped(html, *payloads):
-    for payload in payloads:
-        assert payload not in html
-    assert SCRIPT_ESCAPED in html
-    assert IMG_ESCAPED in html or "&#x27;" in html or "&quot;&gt;&lt;img" in html
-
-
 # --- Bad figures, dates and text in the activity form: a message, nothing saved --------------------
 
 BAD_ACTIVITY_INPUT = [
@@ -459,31 +452,33 @@ ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 56
 HTML_PNG = b"\x89PNG\r\n\x1a\n<html><body><script>alert(1)</script></body></html>"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
+FORMAT = "不是支持的格式：只能上传 JPEG、PNG、WebP 图片或 PDF 文件"
 BAD_FILES = [
-    ("html-with-png-header", "photo.png", HTML_PNG, "image/png"),
-    ("exe-renamed-jpg", "photo.jpg", PE, "image/jpeg"),
-    ("elf-renamed-jpg", "photo.jpg", ELF, "image/jpeg"),
-    ("svg-script", "photo.jpg", SVG, "image/jpeg"),
-    ("html-page", "index.html", b"<html><script>alert(1)</script></html>", "text/html"),
-    ("empty", "photo.jpg", b"", "image/jpeg"),
-    ("truncated-jpeg", "photo.jpg", make_jpeg()[:40], "image/jpeg"),
+    ("html-with-png-header", "photo.png", HTML_PNG, "image/png", FORMAT),
+    ("exe-renamed-jpg", "photo.jpg", PE, "image/jpeg", FORMAT),
+    ("elf-renamed-jpg", "photo.jpg", ELF, "image/jpeg", FORMAT),
+    ("svg-script", "photo.jpg", SVG, "image/jpeg", FORMAT),
+    ("html-page", "index.html", b"<html><script>alert(1)</script></html>", "text/html", FORMAT),
+    ("empty", "photo.jpg", b"", "image/jpeg", "空文件"),
+    ("truncated-jpeg", "photo.jpg", make_jpeg()[:40], "image/jpeg", FORMAT),
 ]
 
 
 @pytest.mark.parametrize(
-    ("name", "content", "content_type"), [pytest.param(*row[1:], id=row[0]) for row in BAD_FILES]
+    ("name", "content", "content_type", "message"),
+    [pytest.param(*row[1:], id=row[0]) for row in BAD_FILES],
 )
-def test_files_that_are_not_what_they_claim_are_refused(client, w, name, content, content_type):
+def test_files_that_are_not_what_they_claim_are_refused(
+    client, w, name, content, content_type, message
+):
     client.force_login(w.organ_a_secretary)
     upload = SimpleUploadedFile(name, content, content_type=content_type)
     with unchanged():
         response = client.post(new_activity_url(w), activity_data(w, evidence=[upload]))
     assert response.status_code == 200
     errors = field_errors(response, "evidence")
-    assert any(word in errors for word in ("不是支持的格式", "空文件", "无法读取", "已损坏")), (
-        errors
-    )
-    assert name in errors or "文件" in errors
+    assert message in errors
+    assert message in response.content.decode()
 
 
 def test_too_many_evidence_files_are_refused(client, w, settings):
