@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from activities.views_offline import service_worker
+
 admin.site.site_header = "互助共建管理平台 · 系统管理"
 admin.site.site_title = "互助共建管理平台"
 admin.site.index_title = "系统设置"
@@ -12,4 +14,5 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("sw.js", service_worker, name="service_worker"),
 ]

@@ -1,0 +1,72 @@
+{% load static %}// Cobuild's service worker (served at /sw.js by activities.views_offline).
+// - Static files: from the cache when their name carries a content hash (they never change),
+//   otherwise from the network first.
+// - The activity form (/activities/new/…): from the network first, the last copy when offline,
+//   so a secretary can open the form without a connection.
+// - Background sync: sends the outbox (outbox.js) when the connection returns.
+importScripts("{% static 'js/outbox.js' %}");
+
+var STATIC_CACHE = "cobuild-static";
+var PAGES_CACHE = "cobuild-pages";
+var STATIC_PREFIX = "{% get_static_prefix %}";
+var OFFLINE_PAGES = /^\/activities\/new\/$/;
+var HASHED = /\.[0-9a-f]{12}\.[a-z0-9]+$/;
+
+self.addEventListener("install", function () {
+  self.skipWaiting();
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(self.clients.claim());
+});
+
+function networkFirst(request, cacheName) {
+  return fetch(request).then(
+    function (response) {
+      if (response.ok && !response.redirected) {
+        var copy = response.clone();
+        caches.open(cacheName).then(function (cache) { cache.put(request, copy); });
+      }
+      return response;
+    },
+    function (error) {
+      return caches.match(request, { cacheName: cacheName }).then(function (cached) {
+        if (cached) return cached;
+        throw error;
+      });
+    }
+  );
+}
+
+function cacheFirst(request) {
+  return caches.match(request, { cacheName: STATIC_CACHE }).then(function (cached) {
+    return cached || networkFirst(request, STATIC_CACHE);
+  });
+}
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  if (request.method !== "GET") return;
+  var url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (url.pathname.indexOf(STATIC_PREFIX) === 0) {
+    event.respondWith(HASHED.test(url.pathname) ? cacheFirst(request) : networkFirst(request, STATIC_CACHE));
+  } else if (request.mode === "navigate" && OFFLINE_PAGES.test(url.pathname)) {
+    event.respondWith(networkFirst(request, PAGES_CACHE));
+  }
+});
+
+self.addEventListener("sync", function (event) {
+  if (event.tag !== CobuildOutbox.SYNC_TAG) return;
+  event.waitUntil(
+    CobuildOutbox.flush().then(function (results) {
+      var sent = results
+        .filter(function (r) { return r.outcome === "sent"; })
+        .map(function (r) { return { outcome: r.outcome, url: r.url, entry: { title: r.entry.title } }; });
+      if (!sent.length) return;
+      return self.clients.matchAll({ type: "window" }).then(function (clients) {
+        clients.forEach(function (client) { client.postMessage({ type: "outbox-sent", results: sent }); });
+      });
+    })
+  );
+});

@@ -1,0 +1,137 @@
+"""A secretary logs an activity while the phone loses its connection: nothing typed is lost, the
+entry waits on the phone as 待发送, and reaches the server exactly once when the connection returns."""
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from activities.models import Activity
+from pairings.models import Assignment
+from tests.factories import make_branch, make_county, make_member, make_org, make_pairing, make_user
+
+pytestmark = pytest.mark.browser
+
+TITLE = "四月集体学习：乡村振兴政策"
+
+
+@pytest.fixture
+def secretary(migration_rows):
+    county = make_county(name="测试县委")
+    township = make_org(county, name="石门镇党委", kind="committee", sector="rural")
+    organ = make_branch(county, name="县财政局机关党支部")
+    village = make_branch(township, sector="rural", name="石门村党支部")
+    pairing = make_pairing(organ, village)
+    make_member(organ, name="王芳")
+    make_member(village, name="李强")
+    user = make_user("caizheng", role=Assignment.Role.SECRETARY, org=organ)
+    return user, pairing
+
+
+def make_photo(folder):
+    path = folder / "学习现场.jpg"
+    Image.new("RGB", (1200, 900), (30, 90, 160)).save(path, "JPEG", quality=85)
+    return path
+
+
+def outbox(page):
+    return page.locator("#outbox")
+
+
+def test_an_activity_finished_offline_is_sent_once_when_the_connection_returns(
+    phones, secretary, tmp_path
+):
+    user, _pairing = secretary
+    phone = phones("offline")
+    page = phone.page
+    phone.log_in(user)
+    page.get_by_role("link", name="＋ 登记活动").click()
+    expect(page.get_by_role("heading", name="登记活动")).to_be_visible()
+    page.get_by_label("所属制度").select_option(label="集体活动日制度")
+    page.get_by_label("活动类别").select_option(label="学习")
+    page.get_by_label("活动主题").fill(TITLE)
+    client_id = page.locator('input[name="client_id"]').input_value()
+
+    # The connection drops in the middle of logging; the secretary carries on and submits.
+    page.context.set_offline(True)
+    page.get_by_label("地点").fill("石门村党员活动室")
+    page.locator("label.participant", has_text="王芳").click()
+    page.locator("label.participant", has_text="李强").click()
+    page.locator("#id_evidence").set_input_files(make_photo(tmp_path))
+    page.get_by_role("button", name="提交给对方确认").click()
+
+    expect(page.get_by_role("status").filter(has_text="待发送")).to_be_visible()
+    item = outbox(page).get_by_role("listitem").filter(has_text=TITLE)
+    expect(item).to_contain_text("待发送")
+    expect(outbox(page).get_by_role("heading", name="待发送（1）")).to_be_visible()
+    phone.shot("waiting")
+    assert not Activity.objects.exists()
+
+    # Back online: the entry goes by itself, once.
+    page.context.set_offline(False)
+    expect(page.get_by_text("联网后已发送 1 条活动")).to_be_visible()
+    expect(outbox(page)).to_be_hidden()
+    phone.shot("sent")
+    activity = Activity.objects.get(client_id=client_id)
+    assert activity.title == TITLE
+    assert activity.place == "石门村党员活动室"
+    assert activity.status == Activity.Status.SUBMITTED
+    assert sorted(p.member.name for p in activity.participations.all()) == ["李强", "王芳"]
+    assert activity.evidence.count() == 1
+
+    # Reloading sends nothing again, and the sent entry's draft is gone from the form.
+    page.reload()
+    expect(page.get_by_role("heading", name="登记活动")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    expect(outbox(page)).to_be_hidden()
+    expect(page.get_by_label("活动主题")).to_have_value("")
+    assert page.locator('input[name="client_id"]').input_value() != client_id
+    page.get_by_role("link", name="首页").click()
+    page.wait_for_load_state("networkidle")
+    expect(outbox(page)).to_be_hidden()
+    assert Activity.objects.count() == 1
+    assert phone.errors == [], phone.errors
+
+
+def test_what_is_typed_survives_a_reload_and_a_wrong_entry_keeps_it(phones, secretary):
+    user, pairing = secretary
+    phone = phones("draft")
+    page = phone.page
+    phone.log_in(user)
+    phone.goto(f"/activities/new/?pairing={pairing.pk}")
+    page.get_by_label("活动类别").select_option(label="学习")
+    page.get_by_label("活动主题").fill(TITLE)
+    page.locator("label.participant", has_text="李强").click()
+    client_id = page.locator('input[name="client_id"]').input_value()
+
+    # The page is closed by accident (or the browser killed): what was typed comes back.
+    page.reload()
+    expect(page.get_by_role("status").filter(has_text="未提交的内容")).to_be_visible()
+    expect(page.get_by_label("活动主题")).to_have_value(TITLE)
+    expect(page.get_by_label("活动类别")).to_have_value("study")
+    expect(page.get_by_label("李强")).to_be_checked()
+    expect(page.get_by_label("王芳")).not_to_be_checked()
+    assert page.locator('input[name="client_id"]').input_value() == client_id
+
+    # A wrong value is refused next to the field, with everything typed still in place.
+    page.get_by_label("群众人数").fill("-3")
+    page.get_by_role("button", name="提交给对方确认").click()
+    expect(page.get_by_role("alert").filter(has_text="请修改下面标出的内容")).to_be_visible()
+    field = page.locator(".field", has=page.get_by_label("群众人数"))
+    expect(field.locator(".field-error")).to_have_text("确保该值大于或等于0。")
+    expect(page.get_by_label("活动主题")).to_have_value(TITLE)
+    assert not Activity.objects.exists()
+
+    page.get_by_label("群众人数").fill("12")
+    page.get_by_role("button", name="提交给对方确认").click()
+    expect(page.get_by_role("heading", name=TITLE)).to_be_visible()
+    activity = Activity.objects.get()
+    assert str(activity.client_id) == client_id
+    assert activity.villager_count == 12
+
+    # Once the server has it, the form starts empty again.
+    phone.goto(f"/activities/new/?pairing={pairing.pk}")
+    expect(page.get_by_label("活动主题")).to_have_value("")
+    expect(page.get_by_role("status").filter(has_text="未提交的内容")).to_have_count(0)
+    # The refused post (HTTP 400 with the errors as JSON) is the only thing the console reports.
+    errors = [e for e in phone.errors if "status of 400" not in e]
+    assert errors == [], errors
