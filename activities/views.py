@@ -98,9 +98,12 @@ def activity_new(request):
                 )
             except IntegrityError:
                 # The same form posted twice at once: the first one won.
-                existing = Activity.objects.filter(client_id=activity.client_id).first()
-                if existing is None:
+                if not Activity.objects.filter(client_id=activity.client_id).exists():
                     raise
+                # Out of sight (in the trash, or someone else's id): still not logged twice,
+                # and nothing about that activity is told.
+                messages.info(request, "这条活动已经保存过，没有重复登记。")
+                existing = _already_saved(user, activity.client_id)
                 return _saved(existing, wants_json, status=200)
             messages.success(request, "活动已提交，等待对方确认。" if submit else "已保存为草稿。")
             return _saved(activity, wants_json, status=201)
@@ -133,18 +136,14 @@ def activity_new(request):
 
 def _saved(activity, wants_json, *, status):
     """Where a saved (or already saved) new activity sends the browser: a redirect, or for the
-    offline outbox's fetch() a small JSON answer naming the activity."""
+    offline outbox's fetch() a small JSON answer naming the activity (None: one out of sight)."""
+    url = activity.get_absolute_url() if activity else reverse("activities:list")
     if not wants_json:
-        return redirect(activity)
-    return JsonResponse(
-        {
-            "status": "created" if status == 201 else "duplicate",
-            "id": activity.pk,
-            "client_id": str(activity.client_id),
-            "url": activity.get_absolute_url(),
-        },
-        status=status,
-    )
+        return redirect(url)
+    answer = {"status": "created" if status == 201 else "duplicate", "url": url}
+    if activity:
+        answer.update(id=activity.pk, client_id=str(activity.client_id))
+    return JsonResponse(answer, status=status)
 
 
 def _already_saved(user, client_id):
