@@ -3,10 +3,10 @@
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 
-@require_GET
+@require_safe
 @login_not_required
 @cache_control(no_cache=True, max_age=0)
 def service_worker(request):
