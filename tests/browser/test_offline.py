@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from activities.models import Activity
 from pairings.models import Assignment
+from tests.browser.test_a11y import LOW_CONTRAST, UNNAMED
 from tests.factories import make_branch, make_county, make_member, make_org, make_pairing, make_user
 
 pytestmark = pytest.mark.browser
@@ -64,6 +65,8 @@ def test_an_activity_finished_offline_is_sent_once_when_the_connection_returns(
     expect(item).to_contain_text("待发送")
     expect(outbox(page).get_by_role("heading", name="待发送（1）")).to_be_visible()
     phone.shot("waiting")
+    assert page.evaluate(UNNAMED) == []
+    assert page.evaluate(LOW_CONTRAST) == []
     assert not Activity.objects.exists()
 
     # Back online: the entry goes by itself, once.
