@@ -1,15 +1,16 @@
 {% load static %}// Cobuild's service worker (served at /sw.js by activities.views_offline).
 // - Static files: from the cache when their name carries a content hash (they never change),
 //   otherwise from the network first.
-// - The activity form (/activities/new/…): from the network first, the last copy when offline,
-//   so a secretary can open the form without a connection.
+// - The home page and the activity form (/activities/new/…): from the network first, the last
+//   copy when offline, so a secretary can open them (and see 待发送) without a connection.
+//   Signing out deletes these copies (offline.js).
 // - Background sync: sends the outbox (outbox.js) when the connection returns.
 importScripts("{% static 'js/outbox.js' %}");
 
 var STATIC_CACHE = "cobuild-static";
 var PAGES_CACHE = "cobuild-pages";
 var STATIC_PREFIX = "{% get_static_prefix %}";
-var OFFLINE_PAGES = /^\/activities\/new\/$/;
+var OFFLINE_PAGES = /^\/(activities\/new\/)?$/;
 var HASHED = /\.[0-9a-f]{12}\.[a-z0-9]+$/;
 
 self.addEventListener("install", function () {
@@ -38,6 +39,35 @@ function networkFirst(request, cacheName) {
   );
 }
 
+// Pages: the network first; when it fails, the last copy. /activities/new/ redirects to the form
+// of the secretary's only pairing (the browser follows that redirect itself): offline, it
+// redirects to the form kept.
+function page(request) {
+  return fetch(request).then(
+    function (response) {
+      if (response.ok && !response.redirected) {
+        var copy = response.clone();
+        caches.open(PAGES_CACHE).then(function (cache) { cache.put(request.url, copy); });
+      }
+      return response;
+    },
+    function (error) {
+      return caches.open(PAGES_CACHE).then(function (cache) {
+        return cache.match(request.url, { ignoreVary: true }).then(function (cached) {
+          if (cached) return cached;
+          var url = new URL(request.url);
+          if (url.pathname !== "/activities/new/" || url.search) throw error;
+          return cache.keys().then(function (requests) {
+            var form = requests.filter(function (r) { return r.url.indexOf("/activities/new/?pairing=") !== -1; })[0];
+            if (!form) throw error;
+            return Response.redirect(form.url, 302);
+          });
+        });
+      });
+    }
+  );
+}
+
 function cacheFirst(request) {
   return caches.match(request, { cacheName: STATIC_CACHE }).then(function (cached) {
     return cached || networkFirst(request, STATIC_CACHE);
@@ -52,7 +82,7 @@ self.addEventListener("fetch", function (event) {
   if (url.pathname.indexOf(STATIC_PREFIX) === 0) {
     event.respondWith(HASHED.test(url.pathname) ? cacheFirst(request) : networkFirst(request, STATIC_CACHE));
   } else if (request.mode === "navigate" && OFFLINE_PAGES.test(url.pathname)) {
-    event.respondWith(networkFirst(request, PAGES_CACHE));
+    event.respondWith(page(request));
   }
 });
 

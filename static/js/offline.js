@@ -136,6 +136,12 @@
     }).catch(function () {});
   }
 
+  // Pages kept for offline use are one person's: another account on this phone starts afresh.
+  if (localStorage.getItem("cobuild:user") !== user) {
+    if (window.caches) window.caches.delete(PAGES_CACHE);
+    localStorage.setItem("cobuild:user", user);
+  }
+
   // Signing out forgets the pages kept for offline use (a shared phone shows no one else's).
   document.querySelectorAll('form[action$="/accounts/logout/"]').forEach(function (form) {
     form.addEventListener("submit", function () {

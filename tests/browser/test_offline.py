@@ -3,6 +3,7 @@ entry waits on the phone as 待发送, and reaches the server exactly once when 
 
 import pytest
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from activities.models import Activity
@@ -138,3 +139,39 @@ def test_what_is_typed_survives_a_reload_and_a_wrong_entry_keeps_it(phones, secr
     # The refused post (HTTP 400 with the errors as JSON) is the only thing the console reports.
     errors = [e for e in phone.errors if "status of 400" not in e]
     assert errors == [], errors
+
+
+def test_the_home_page_and_the_form_open_without_a_connection_once_seen(phones, secretary):
+    user, pairing = secretary
+    phone = phones("cached")
+    page = phone.page
+    phone.log_in(user)
+    # The service worker takes over; the pages opened from now on are kept for offline use.
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    page.get_by_role("link", name="＋ 登记活动").click()
+    expect(page.get_by_role("heading", name="登记活动")).to_be_visible()
+    page.get_by_role("link", name="首页").click()
+    expect(page.get_by_role("heading", name="我的共建对子")).to_be_visible()
+
+    page.context.set_offline(True)
+    with pytest.raises(PlaywrightError):
+        phone.goto("/activities/")  # never opened: not kept, and the network is really off
+    page.wait_for_url("chrome-error://chromewebdata/")
+    phone.goto("/")
+    expect(page.get_by_role("heading", name="我的共建对子")).to_be_visible()
+    page.get_by_role("link", name="＋ 登记活动").click()
+    expect(page.get_by_role("heading", name="登记活动")).to_be_visible()
+    page.get_by_label("活动类别").select_option(label="学习")
+    page.get_by_label("活动主题").fill(TITLE)
+    page.get_by_role("button", name="保存草稿").click()
+    expect(outbox(page).get_by_role("listitem").filter(has_text=TITLE)).to_contain_text("待发送")
+    client_id = page.locator('input[name="client_id"]').input_value()
+    phone.shot("offline-form")
+    assert not Activity.objects.exists()
+
+    page.context.set_offline(False)
+    expect(page.get_by_text("联网后已发送 1 条活动")).to_be_visible()
+    activity = Activity.objects.get()
+    assert str(activity.client_id) == client_id
+    assert activity.status == Activity.Status.DRAFT
+    assert activity.pairing == pairing
