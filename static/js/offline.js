@@ -214,10 +214,14 @@
     });
   }
 
+  function version() {
+    return form.elements.version ? form.elements.version.value : "";
+  }
+
   function saveDraft() {
     var values = pairs();
     if (!queueing) values = values.filter(function (pair) { return pair[0] !== "client_id"; });
-    localStorage.setItem(draftKey, JSON.stringify({ savedAt: Date.now(), values: values }));
+    localStorage.setItem(draftKey, JSON.stringify({ savedAt: Date.now(), values: values, version: version() }));
   }
 
   function say(text, kind) {
@@ -261,7 +265,8 @@
     if (maxFiles && files.length > maxFiles) return "佐证材料最多 " + maxFiles + " 个文件。";
     var big = files.filter(function (pair) { return maxBytes && pair[1].size > maxBytes; })[0];
     if (big) {
-      return "文件“" + big[1].name + "”超过 " + Math.round(maxBytes / 1048576) + " MB，请换一张较小的照片。";
+      var limit = maxBytes >= 1048576 ? Math.round((maxBytes / 1048576) * 10) / 10 + " MB" : Math.round(maxBytes / 1024) + " KB";
+      return "文件“" + big[1].name + "”超过 " + limit + "，请换一张较小的照片。";
     }
     return "";
   }
@@ -342,7 +347,19 @@
     // A new entry gets a fresh client_id here, not the page's: the service worker may have served
     // this page from its cache, and two entries sharing an id would be one on the server.
     if (queueing && !serverErrors) form.elements.client_id.value = uuid();
-    if (saved && saved.values && !serverErrors) {
+    if (saved && saved.version !== undefined && saved.version !== version()) {
+      // Typed over an older version, which someone has changed since: restoring it unasked would
+      // undo their change unseen. The page shows the current version; the draft stays on offer.
+      say("这条活动在您上次填写后已被他人修改，下面是最新内容，您上次未提交的内容没有自动恢复。", "notice");
+      var anyway = el("button", { type: "button", class: "link-button" }, "仍然恢复我上次填写的内容");
+      anyway.addEventListener("click", function () {
+        fill(saved.values);
+        saveDraft();
+        say("已恢复您 " + when(saved.savedAt) + " 填写但未提交的内容，保存时会覆盖他人的修改。", "notice");
+      });
+      status.appendChild(document.createTextNode(" "));
+      status.appendChild(anyway);
+    } else if (saved && saved.values && !serverErrors) {
       fill(saved.values);
       say("已恢复您 " + when(saved.savedAt) + " 填写但未提交的内容。", "notice");
       var restart = el("button", { type: "button", class: "link-button" }, "清空重填");

@@ -2,6 +2,8 @@
 entry waits on the phone as 待发送, and reaches the server exactly once when the connection returns."""
 
 import pytest
+from django.db.models import F
+from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
@@ -9,7 +11,15 @@ from playwright.sync_api import expect
 from activities.models import Activity
 from pairings.models import Assignment
 from tests.browser.test_a11y import LOW_CONTRAST, UNNAMED
-from tests.factories import make_branch, make_county, make_member, make_org, make_pairing, make_user
+from tests.factories import (
+    make_activity,
+    make_branch,
+    make_county,
+    make_member,
+    make_org,
+    make_pairing,
+    make_user,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -169,9 +179,74 @@ def test_the_home_page_and_the_form_open_without_a_connection_once_seen(phones, 
     phone.shot("offline-form")
     assert not Activity.objects.exists()
 
+    # The home page (kept too) shows it waiting.
+    page.get_by_role("link", name="首页").click()
+    expect(page.get_by_role("heading", name="我的共建对子")).to_be_visible()
+    expect(outbox(page).get_by_role("listitem").filter(has_text=TITLE)).to_contain_text("待发送")
+    phone.shot("offline-home")
+
     page.context.set_offline(False)
     expect(page.get_by_text("联网后已发送 1 条活动")).to_be_visible()
     activity = Activity.objects.get()
     assert str(activity.client_id) == client_id
     assert activity.status == Activity.Status.DRAFT
     assert activity.pairing == pairing
+
+
+def test_a_photo_over_the_size_limit_is_refused_before_it_is_queued(
+    phones, secretary, tmp_path, settings
+):
+    settings.COBUILD = {**settings.COBUILD, "EVIDENCE_MAX_BYTES": 20_000}
+    user, pairing = secretary
+    phone = phones("big-photo")
+    page = phone.page
+    phone.log_in(user)
+    phone.goto(f"/activities/new/?pairing={pairing.pk}")
+    page.get_by_label("活动类别").select_option(label="学习")
+    page.get_by_label("活动主题").fill(TITLE)
+    big = tmp_path / "大照片.png"
+    Image.effect_noise((200, 200), 100).save(big)  # noise does not compress: about 40 KB
+    assert big.stat().st_size > 20_000
+
+    page.context.set_offline(True)
+    page.locator("#id_evidence").set_input_files(big)
+    page.get_by_role("button", name="提交给对方确认").click()
+
+    field = page.locator(".field", has=page.locator("#id_evidence"))
+    expect(field.locator(".field-error")).to_have_text(
+        "文件“大照片.png”超过 20 KB，请换一张较小的照片。"
+    )
+    expect(outbox(page)).to_be_hidden()
+    expect(page.get_by_label("活动主题")).to_have_value(TITLE)
+
+
+def test_an_edit_keeps_what_is_typed_until_the_server_has_it(phones, secretary):
+    user, pairing = secretary
+    activity = make_activity(pairing, title="草稿里的活动", date=timezone.localdate())
+    phone = phones("edit")
+    page = phone.page
+    phone.log_in(user)
+    phone.goto(f"/activities/{activity.pk}/edit/")
+    page.get_by_label("活动主题").fill("改过的主题")
+
+    page.reload()
+    expect(page.get_by_role("status").filter(has_text="未提交的内容")).to_be_visible()
+    expect(page.get_by_label("活动主题")).to_have_value("改过的主题")
+    page.get_by_role("button", name="保存草稿").click()
+    expect(page.get_by_role("heading", name="改过的主题")).to_be_visible()
+
+    phone.goto(f"/activities/{activity.pk}/edit/")
+    expect(page.get_by_label("活动主题")).to_have_value("改过的主题")
+    expect(page.get_by_role("status").filter(has_text="未提交的内容")).to_have_count(0)
+    activity.refresh_from_db()
+    assert activity.title == "改过的主题"
+
+    # Typed, not saved, and meanwhile someone else changes it: their change is shown, not undone.
+    page.get_by_label("地点").fill("村委会议室")
+    Activity.objects.filter(pk=activity.pk).update(place="镇党建中心", version=F("version") + 1)
+    page.reload()
+    expect(page.get_by_role("status")).to_contain_text("已被他人修改")
+    expect(page.get_by_label("地点")).to_have_value("镇党建中心")
+    page.get_by_role("button", name="仍然恢复我上次填写的内容").click()
+    expect(page.get_by_label("地点")).to_have_value("村委会议室")
+    assert phone.errors == [], phone.errors
