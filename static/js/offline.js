@@ -221,7 +221,11 @@
   function saveDraft() {
     var values = pairs();
     if (!queueing) values = values.filter(function (pair) { return pair[0] !== "client_id"; });
-    localStorage.setItem(draftKey, JSON.stringify({ savedAt: Date.now(), values: values, version: version() }));
+    try {
+      localStorage.setItem(draftKey, JSON.stringify({ savedAt: Date.now(), values: values, version: version() }));
+    } catch (error) {
+      // Storage full or refused (private browsing): the form still posts as usual.
+    }
   }
 
   function say(text, kind) {
@@ -361,6 +365,7 @@
       status.appendChild(anyway);
     } else if (saved && saved.values && !serverErrors) {
       fill(saved.values);
+      saveDraft(); // as typed, not yet sent: no longer marked as submitted
       say("已恢复您 " + when(saved.savedAt) + " 填写但未提交的内容。", "notice");
       var restart = el("button", { type: "button", class: "link-button" }, "清空重填");
       restart.addEventListener("click", function () {
