@@ -161,7 +161,7 @@ class Ratio:
 ZERO = Ratio(0, 0)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, eq=False)
 class Cell:
     pairing_id: int
     regime: Regime
@@ -208,8 +208,8 @@ class Evaluation:
 
     def by_regime(self):
         """{regime: (met ÷ due, on time ÷ due)} for every regime, also those with nothing due."""
-        rolled = self._roll(lambda c: c.regime)
-        return {r: rolled.get(r, (ZERO, ZERO)) for r in self.regimes}
+        rolled = self._roll(lambda c: c.regime.pk)
+        return {r: rolled.get(r.pk, (ZERO, ZERO)) for r in self.regimes}
 
     def by_pairing(self):
         return self._roll(lambda c: c.pairing_id)
@@ -290,9 +290,11 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None, starts=None
     # function calls), then add the months up into each regime's periods.
     counts = {}
     if by_pk and regimes:
-        period_of_month = {
+        period_of_month = {  # regime id → "YYYY-MM" → index of its period in the plan
             regime.pk: {
-                month: period for period, _ in plan[regime.pk] for month in _months_in(period)
+                month: index
+                for index, (period, _) in enumerate(plan[regime.pk])
+                for month in _months_in(period)
             }
             for regime, _ in regimes
         }
@@ -309,26 +311,30 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None, starts=None
             .order_by()
         )
         for row in rows:
-            period = period_of_month[row["regime_id"]].get(row["month"])
-            key = (row["pairing_id"], row["regime_id"], period)
+            index = period_of_month[row["regime_id"]].get(row["month"])
+            key = (row["pairing_id"], row["regime_id"], index)
             n, t = counts.get(key, (0, 0))
             counts[key] = (n + row["n"], t + row["on_time"])
     cells = []
+    active = {}  # (pairing id, period) → ran all through it; monthly regimes share periods
     for regime, _ in regimes:
-        for period, rule in plan[regime.pk]:
+        for index, (period, rule) in enumerate(plan[regime.pk]):
             required = rule.required if rule and rule.cadence != Cadence.NONE else 0
+            ended = period.end < today
             for pk, pairing in by_pk.items():
-                count, on_time = counts.get((pk, regime.pk, period), (0, 0))
-                active = _active_throughout(pairing, period, suspensions.get(pk, ()))
-                due = required > 0 and active and period.end < today
-                if required == 0 or not active:
-                    state = State.NOT_DUE
-                elif period.end >= today:
-                    state = State.CURRENT
+                count, on_time = counts.get((pk, regime.pk, index), (0, 0))
+                key = (pk, period.start, period.end)
+                ran = active.get(key)
+                if ran is None:
+                    ran = active[key] = _active_throughout(pairing, period, suspensions.get(pk, ()))
+                if required == 0 or not ran:
+                    due, state = False, State.NOT_DUE
+                elif not ended:
+                    due, state = False, State.CURRENT
                 elif count < required:
-                    state = State.MISSED
+                    due, state = True, State.MISSED
                 else:
-                    state = State.MET if on_time >= required else State.LATE
+                    due, state = True, State.MET if on_time >= required else State.LATE
                 cells.append(Cell(pk, regime, period, required, count, on_time, due, state))
     return Evaluation(start, end, by_pk, [r for r, _ in regimes], cells)
 

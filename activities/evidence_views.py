@@ -7,6 +7,7 @@ from django.http import FileResponse, Http404
 from django.views.decorators.http import require_GET
 
 from activities.models import Evidence
+from cobuild import audit
 from pairings import access
 
 logger = logging.getLogger(__name__)
@@ -51,12 +52,16 @@ def evidence_file(request, pk):
     content_type = evidence.content_type
     if content_type not in SERVED_TYPES:
         content_type = "application/octet-stream"
-    return _serve(
+    response = _serve(
         evidence.file,
         content_type=content_type,
         filename=_download_name(evidence, evidence.file.name),
         as_attachment=not content_type.startswith("image/"),
     )
+    # Recorded once the file is found, before a byte of it leaves (thumbnails are not recorded:
+    # pages show them by the dozen).
+    audit.record(audit.Kind.EVIDENCE_DOWNLOAD, request=request, obj=evidence)
+    return response
 
 
 @require_GET

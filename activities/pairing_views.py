@@ -1,7 +1,9 @@
 """A pairing's workspace: its needs and practical deeds, and the one-helps-one visits."""
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -10,24 +12,182 @@ from django.views.decorators.http import require_GET, require_http_methods
 from activities import compliance, workflow
 from activities.forms import CommitmentForm, NeedForm, ProgressForm, VisitForm
 from activities.models import Activity, Commitment, Need
+from cobuild.xlsx import list_export
 from pairings import access
 from pairings.models import HelpPairing, Pairing
+
+PAGE_SIZE = 20
 
 
 def _pairing(user, pk, *, write=False):
     return access.get_for_user(user, Pairing.objects.with_branches(), write=write, pk=pk)
 
 
+class PairingFilterForm(forms.Form):
+    q = forms.CharField(label="搜索", required=False, max_length=100)
+    status = forms.ChoiceField(
+        label="状态", required=False, choices=[("", "全部状态"), *Pairing.Status.choices]
+    )
+
+    def apply(self, pairings):
+        if not self.is_bound:
+            return pairings
+        if not self.is_valid():
+            return pairings.none()
+        data = self.cleaned_data
+        if data["q"]:
+            pairings = pairings.filter(
+                Q(code__icontains=data["q"])
+                | Q(helper__name__icontains=data["q"])
+                | Q(helped__name__icontains=data["q"])
+            )
+        if data["status"]:
+            pairings = pairings.filter(status=data["status"])
+        return pairings
+
+
+def _query(request):
+    """The list's query string without paging and export: for the pager and the export link."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("export", None)
+    return query.urlencode()
+
+
 @require_GET
 def pairing_list(request):
+    filters = PairingFilterForm(request.GET or None)
     pairings = (
-        access.visible_pairings(request.user)
+        filters.apply(access.visible_pairings(request.user))
         .annotate(
             open_needs=Count("needs", filter=Q(needs__status="open", needs__deleted_at=None)),
         )
         .order_by("code")
     )
-    return render(request, "activities/pairing_list.html", {"pairings": pairings})
+    if request.GET.get("export") == "xlsx":
+        return _export_pairings(request, pairings)
+    return render(
+        request,
+        "activities/pairing_list.html",
+        {"pairings": pairings, "filters": filters, "query": _query(request)},
+    )
+
+
+def _export_pairings(request, pairings):
+    user = request.user
+    pairings = pairings.select_related("helper_liaison", "helped_liaison")
+
+    def liaison(member):
+        return (member.name, access.phone_for(user, member)) if member else ("", "")
+
+    return list_export(
+        request,
+        what="pairings",
+        title="共建对子",
+        headers=[
+            "对子编号",
+            "帮扶支部",
+            "受帮扶支部",
+            "开始日期",
+            "结束日期",
+            "状态",
+            "待解决需求",
+            "帮扶方联络员",
+            "帮扶方联络员电话",
+            "受帮扶方联络员",
+            "受帮扶方联络员电话",
+        ],
+        rows=(
+            [
+                p.code,
+                p.helper.name,
+                p.helped.name,
+                p.start_date,
+                p.end_date,
+                p.get_status_display(),
+                p.open_needs,
+                *liaison(p.helper_liaison),
+                *liaison(p.helped_liaison),
+            ]
+            for p in pairings
+        ),
+    )
+
+
+class NeedFilterForm(forms.Form):
+    q = forms.CharField(label="搜索", required=False, max_length=100)
+    status = forms.ChoiceField(
+        label="状态", required=False, choices=[("", "全部状态"), *Need.Status.choices]
+    )
+    pairing = forms.ModelChoiceField(label="共建对子", queryset=None, required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pairing"].queryset = access.visible_pairings(user).order_by("code")
+        self.fields["pairing"].empty_label = "全部对子"
+
+    def apply(self, needs):
+        if not self.is_bound:
+            return needs
+        if not self.is_valid():
+            return needs.none()
+        data = self.cleaned_data
+        if data["q"]:
+            needs = needs.filter(
+                Q(title__icontains=data["q"]) | Q(description__icontains=data["q"])
+            )
+        if data["status"]:
+            needs = needs.filter(status=data["status"])
+        if data["pairing"]:
+            needs = needs.filter(pairing=data["pairing"])
+        return needs
+
+
+@require_GET
+def need_list(request):
+    """Every need and difficulty the user can read, across their pairings."""
+    filters = NeedFilterForm(request.GET or None, user=request.user)
+    needs = filters.apply(
+        access.readable(
+            request.user,
+            Need.objects.select_related("pairing__helper", "pairing__helped", "raised_by"),
+        )
+    ).order_by("-raised_on", "-pk")
+    if request.GET.get("export") == "xlsx":
+        return list_export(
+            request,
+            what="needs",
+            title="需求与困难",
+            headers=[
+                "需求或困难",
+                "具体情况",
+                "对子编号",
+                "帮扶支部",
+                "受帮扶支部",
+                "提出方",
+                "提出日期",
+                "状态",
+            ],
+            rows=(
+                [
+                    n.title,
+                    n.description,
+                    n.pairing.code,
+                    n.pairing.helper.name,
+                    n.pairing.helped.name,
+                    n.raised_by.name,
+                    n.raised_on,
+                    n.get_status_display(),
+                ]
+                for n in needs
+            ),
+        )
+    page = Paginator(needs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "activities/need_list.html",
+        {"filters": filters, "page": page, "query": _query(request)},
+    )
 
 
 @require_GET

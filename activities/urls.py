@@ -21,6 +21,7 @@ urlpatterns = [
         "evidence/<int:pk>/thumbnail/", evidence_views.evidence_thumbnail, name="evidence_thumbnail"
     ),
     path("pairings/", pairing_views.pairing_list, name="pairings"),
+    path("needs/", pairing_views.need_list, name="need_list"),
     path("pairings/<int:pk>/", pairing_views.pairing_detail, name="pairing"),
     path("pairings/<int:pk>/needs/new/", pairing_views.need_new, name="need_new"),
     path("pairings/<int:pk>/commitments/new/", pairing_views.commitment_new, name="commitment_new"),

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError
+from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,6 +15,7 @@ from activities import workflow
 from activities.filters import ActivityFilterForm
 from activities.forms import ActivityForm, ReturnForm, UnlockForm
 from activities.models import Activity, Inspection
+from cobuild.xlsx import list_export
 from pairings import access
 from pairings.models import Pairing
 from pairings.templatetags.people import person
@@ -37,15 +39,58 @@ def _permissions(user, activity):
 def activity_list(request):
     filters = ActivityFilterForm(request.GET or None, user=request.user)
     activities = filters.apply(access.readable(request.user, Activity.objects.for_list()))
+    if request.GET.get("export") == "xlsx":
+        return _export_activities(request, activities.order_by("-date", "-pk"))
     page = Paginator(activities.order_by("-date", "-pk"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     query = request.GET.copy()
     query.pop("page", None)
+    query.pop("export", None)
     return render(
         request,
         "activities/activity_list.html",
         {"filters": filters, "page": page, "query": query.urlencode()},
+    )
+
+
+def _export_activities(request, activities):
+    rows = activities.annotate(participant_count=Count("participations"))
+    return list_export(
+        request,
+        what="activities",
+        title="活动",
+        headers=[
+            "活动日期",
+            "活动主题",
+            "对子编号",
+            "帮扶支部",
+            "受帮扶支部",
+            "所属制度",
+            "活动类别",
+            "地点",
+            "参加党员人数",
+            "参加群众人数",
+            "状态",
+            "按时提交",
+        ],
+        rows=(
+            [
+                a.date,
+                a.title,
+                a.pairing.code,
+                a.pairing.helper.name,
+                a.pairing.helped.name,
+                a.regime.name if a.regime else "其他",
+                a.get_category_display(),
+                a.place,
+                a.participant_count,
+                a.villager_count,
+                a.get_status_display(),
+                a.on_time,
+            ]
+            for a in rows
+        ),
     )
 
 

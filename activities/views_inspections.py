@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from activities import workflow
 from activities.forms import InspectionForm, RectificationFilterForm, RectificationStepForm
 from activities.models import Inspection, Rectification
+from cobuild.xlsx import list_export
 from pairings import access
 from pairings.models import Pairing
 
@@ -198,11 +199,51 @@ def rectification_list(request):
         )
     )
     rows = filters.apply(rows, today).order_by("-overdue", "due_date", "pk")
+    if request.GET.get("export") == "xlsx":
+        return _export_rectifications(request, rows)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    query.pop("export", None)
     return render(
         request,
         "activities/rectification_list.html",
         {"filters": filters, "page": page, "query": query.urlencode()},
+    )
+
+
+def _export_rectifications(request, rows):
+    return list_export(
+        request,
+        what="rectifications",
+        title="互检整改事项",
+        headers=[
+            "整改事项",
+            "对子编号",
+            "检查方",
+            "被检查方",
+            "互检年度",
+            "责任人",
+            "整改期限",
+            "状态",
+            "已逾期",
+            "完成日期",
+            "验收日期",
+        ],
+        rows=(
+            [
+                r.description,
+                r.inspection.pairing.code,
+                r.inspection.inspector.name,
+                r.inspection.inspected.name,
+                r.inspection.year,
+                r.owner.name if r.owner else "",
+                r.due_date,
+                r.get_status_display(),
+                r.overdue,
+                r.done_at,
+                r.verified_at,
+            ]
+            for r in rows
+        ),
     )

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "pairings",
     "activities",
     "reports",
+    "cobuild",
 ]
 
 MIDDLEWARE = [
@@ -53,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: runs writing views in one transaction with their audit rows (cobuild/audit.py).
+    "cobuild.audit.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "cobuild.urls"
@@ -90,6 +93,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# A read-only copy (a streaming replica) for the reports' reads: cobuild/routers.py.
+if env("REPORTS_DATABASE_URL", default=""):
+    DATABASES["reports"] = {
+        **env.db("REPORTS_DATABASE_URL"),
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["cobuild.routers.ReportsRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: local memory unless CACHE_URL is given (redis://127.0.0.1:6379/1 uses Django's Redis cache).
@@ -216,4 +226,7 @@ COBUILD = {
     # pairings whose activities use this many categories or fewer.
     "REPORT_LOW_PARTICIPATION": env.float("COBUILD_REPORT_LOW_PARTICIPATION", default=0.5),
     "REPORT_FEW_CATEGORIES": env.int("COBUILD_REPORT_FEW_CATEGORIES", default=2),
+    # The audit log is kept at least this many days (never fewer than 180: the database refuses
+    # to delete younger rows); manage.py purge_audit removes only older ones.
+    "AUDIT_RETENTION_DAYS": max(180, env.int("COBUILD_AUDIT_RETENTION_DAYS", default=180)),
 }

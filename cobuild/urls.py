@@ -11,6 +11,8 @@ admin.site.index_title = "系统设置"
 urlpatterns = [
     path("", include("reports.urls")),
     path("activities/", include("activities.urls")),
+    path("", include("pairings.urls")),
+    path("audit/", include("cobuild.audit_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

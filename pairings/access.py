@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from cobuild import audit
 from pairings.models import Assignment, Member, Organization, Pairing
 
 Role = Assignment.Role
@@ -208,9 +210,23 @@ def trashed(user, queryset):
 
 
 def get_for_user(user, queryset, *, write=False, **lookup):
-    """One object the user may read (else 404); with write=True, also change (else 403)."""
-    obj = get_object_or_404(readable(user, queryset), **lookup)
+    """One object the user may read (else 404); with write=True, also change (else 403).
+
+    Either refusal is written to the audit log before it is raised.
+    """
+    try:
+        obj = get_object_or_404(readable(user, queryset), **lookup)
+    except Http404:
+        audit.record_refusal(
+            status=404,
+            user=user,
+            object_type=queryset.model._meta.label_lower,
+            object_id=",".join(str(v) for v in lookup.values()),
+            object_repr=str(queryset.model._meta.verbose_name),
+        )
+        raise
     if write and not writable(user, queryset).filter(pk=obj.pk).exists():
+        audit.record_refusal(status=403, user=user, obj=obj)
         raise PermissionDenied("您只能查看，无权修改。")
     return obj
 
@@ -273,6 +289,25 @@ def can_commit(user, pairing):
 
 def is_county_staff(user):
     return Role.COUNTY_STAFF in scope_of(user).roles
+
+
+def is_audit_admin(user):
+    """The audit administrator (审计管理员): the only one who searches and exports the audit log."""
+    return Role.AUDITOR in scope_of(user).roles
+
+
+def phone_for(user, member):
+    """A member's phone as this user may see it, on pages and in exports alike.
+
+    County staff and the secretaries of the member's own branch see the number; everyone else
+    sees it masked (138****5678).
+    """
+    if not member.phone:
+        return ""
+    scope = scope_of(user)
+    if Role.COUNTY_STAFF in scope.roles or member.branch_id in scope.write_branches:
+        return member.phone
+    return member.masked_phone
 
 
 @dataclass(frozen=True)

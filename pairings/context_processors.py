@@ -11,6 +11,8 @@ def roles(request):
         "user_roles": {
             "can_read": not scope.is_empty,
             "county_staff": access.Role.COUNTY_STAFF in scope.roles,
+            "rosters": bool(scope.read_paths),
+            "audit_admin": access.Role.AUDITOR in scope.roles,
             "reports": bool(
                 scope.roles & {access.Role.COUNTY_STAFF, access.Role.SUPERVISOR, access.Role.VIEWER}
             ),

@@ -12,6 +12,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from activities import compliance
+from cobuild import audit
+from cobuild.routers import reads_for_reports
 from pairings import access
 from pairings.models import Organization
 from reports.xlsx import workbook_response
@@ -96,6 +98,7 @@ def _require_scope(user):
 
 
 @require_GET
+@reads_for_reports
 def compliance_summary(request):
     _require_scope(request.user)
     form = ComplianceFilter(request.GET or None, user=request.user)
@@ -119,6 +122,9 @@ def compliance_summary(request):
             if status.previous_missed:
                 missed.append((pairing, status))
     if request.GET.get("export") == "xlsx":
+        audit.record_export(
+            request, what="compliance", title="制度落实情况", rows=len(evaluation.cells)
+        )
         return workbook_response(
             f"制度落实情况_{values['start']}_{values['end']}.xlsx",
             [
@@ -232,6 +238,7 @@ def compliance_summary(request):
 
 
 @require_GET
+@reads_for_reports
 def compliance_matrix(request):
     _require_scope(request.user)
     form = ComplianceFilter(request.GET or None, user=request.user)
@@ -258,6 +265,9 @@ def compliance_matrix(request):
         grid.setdefault(cell.pairing_id, {})[cell.period] = cell
     ordered = sorted(evaluation.pairings.values(), key=lambda p: p.code)
     if export:
+        audit.record_export(
+            request, what="compliance_matrix", title=f"{regime.name}落实情况", rows=len(ordered)
+        )
         return workbook_response(
             f"{regime.name}_{values['start']}_{values['end']}.xlsx",
             [

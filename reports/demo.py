@@ -45,6 +45,7 @@ from pairings.models import (
     Pairing,
     PairingSuspension,
 )
+from reports.models import SetupConfirmation, SetupStep
 
 COUNTY = "青山县"
 COUNTY_CODE = "QS"
@@ -890,6 +891,15 @@ def make_users(run):
             }
         )
     run.save("assignments", Assignment, assignments)
+    # A running county: its staff went through the set-up checklist long ago.
+    run.save(
+        "setup_confirmations",
+        SetupConfirmation,
+        [
+            SetupConfirmation(organization=run.root, step=step, confirmed_by=run.users["county"])
+            for step in SetupStep
+        ],
+    )
 
 
 # Households and one-helps-one -----------------------------------------------------------------------

@@ -262,3 +262,44 @@ class ReportVersion(models.Model):
     def is_edited(self, number):
         """Whether staff changed data section `number` from the text generated from data."""
         return getattr(self, f"section{number}") != self.generated_text(number)
+
+
+class SetupStep(models.TextChoices):
+    REGIMES = "regimes", "制度频次已确认"
+    METRICS = "metrics", "统计指标已确认"
+    COMPLETE = "complete", "设置清单已完成"
+
+
+class SetupConfirmation(models.Model):
+    """County staff's confirmation of a set-up step that the data alone cannot show."""
+
+    Step = SetupStep
+
+    organization = models.ForeignKey(
+        "pairings.Organization", verbose_name="党组织", on_delete=models.PROTECT, related_name="+"
+    )
+    step = models.CharField("步骤", max_length=20, choices=SetupStep.choices)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="确认人", on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField("确认时间", default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "设置确认"
+        verbose_name_plural = "设置确认"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "step"],
+                name="setup_confirmation_unique",
+                violation_error_message="这一步已经确认过。",
+            ),
+            models.CheckConstraint(
+                condition=Q(step__in=[s.value for s in SetupStep]),
+                name="setup_confirmation_step_valid",
+                violation_error_message="设置步骤无效。",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.organization} {self.get_step_display()}"

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.encoding import escape_uri_path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cobuild import audit
 from pairings import access
 from pairings.models import Organization
 from reports import situation
@@ -441,8 +442,13 @@ def report_export(request, pk, fmt):
         drafted = situation.draft(
             report.organization, report.start, report.end, today=timezone.localdate()
         )
+        audit.record(audit.Kind.EXPORT, request=request, obj=report, format=fmt)
         return annex_response(drafted, f"{report.title}_统计附表.xlsx")
     version = _get_version(report, request.GET.get("version"))
+    if fmt in ("txt", "docx"):
+        audit.record(
+            audit.Kind.EXPORT, request=request, obj=report, format=fmt, version=version.number
+        )
     name = f"{report.title}_第{version.number}版"
     date = _local_date(version.created_at)
     if fmt == "txt":

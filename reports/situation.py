@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 
 from activities import compliance
 from activities.models import Activity, Commitment, Metric, Participation, Rectification
+from cobuild.routers import reads_for_reports
 from pairings import access
 from pairings.models import Member, Organization
 from reports import figures as figures_module
@@ -488,6 +489,7 @@ def compose(figures, organization, problems):
     ]
 
 
+@reads_for_reports
 def draft(organization, start, end, *, today):
     """The report drafted from data for `organization`'s subtree, in a fixed number of queries."""
     pairings = access.pairings_under(organization)

@@ -1,9 +1,13 @@
 from django.urls import path
 
-from reports import compliance_views, notification_views, report_views, views
+from reports import compliance_views, notification_views, report_views, setup_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("setup/", setup_views.checklist, name="setup"),
+    path("setup/regimes/", setup_views.regimes, name="setup_regimes"),
+    path("setup/metrics/", setup_views.metrics, name="setup_metrics"),
+    path("setup/accounts/", setup_views.accounts, name="setup_accounts"),
     path("compliance/", compliance_views.compliance_summary, name="compliance"),
     path("compliance/matrix/", compliance_views.compliance_matrix, name="compliance_matrix"),
 ]

@@ -29,9 +29,10 @@ from activities.models import (
     Rectification,
 )
 from activities.periods import Period
+from cobuild.routers import reads_for_reports, reporting
 from pairings import access
 from pairings.models import Assignment, Organization, Pairing
-from reports import charts, figures, numbers
+from reports import charts, figures, numbers, setup
 from reports.compliance_views import ComplianceFilter
 
 Role = Assignment.Role
@@ -383,8 +384,11 @@ def home(request):
         "Role": Role,
         "today": today,
     }
+    if Role.COUNTY_STAFF in roles:
+        context["checklist"] = setup.pending(user)
     if roles & DASHBOARD_ROLES:
-        context["dashboard"] = dashboard(DashboardFilter(request.GET or None, user=user))
+        with reporting():
+            context["dashboard"] = dashboard(DashboardFilter(request.GET or None, user=user))
     if Role.SECRETARY in roles:
         context.update(secretary_home(user, today))
     return render(request, "reports/home.html", context)
@@ -477,6 +481,7 @@ def short_period(period):
 
 
 @require_GET
+@reads_for_reports
 def pairing_card(request, pk):
     """A pairing's year: compliance by regime, outcomes, timeline, needs and deeds, inspections."""
     user = request.user

@@ -451,8 +451,9 @@ class DownloadViewTests(TestCase):
         self.client.force_login(self.partner_secretary)
         url = reverse("activities:evidence_file", args=[self.photo.pk])
 
-        # session, user, the user's assignments, the evidence row (scope and trash in one)
-        with self.assertNumQueries(4):
+        # session, user, the user's assignments, the evidence row (scope and trash in one),
+        # and the download's audit row
+        with self.assertNumQueries(5):
             content(self.client.get(url))
 
     def test_partner_secretary_sees_the_thumbnail(self):

@@ -25,6 +25,7 @@ LABELS = {
     "period_figures": "期间统计数据",
     "users": "用户",
     "assignments": "角色分配",
+    "setup_confirmations": "设置确认",
 }
 
 

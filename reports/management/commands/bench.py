@@ -1,0 +1,183 @@
+"""Time the pages people wait for, on the data in the database, and print one JSON line each."""
+
+import json
+import math
+import statistics
+import time
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from activities.models import Activity
+from pairings import access
+from pairings.models import Assignment, Organization, Pairing
+from reports import situation
+
+GOAL_MS = 150  # every page at county scale (issue 8)
+GOAL_RATIO = 5  # … and within 5 × the trivial page
+
+
+class Command(BaseCommand):
+    help = (
+        "测量各主要页面的服务器耗时：以某党组织（默认根组织）范围内的县委组织部和支部书记身份，"
+        "各请求 N 次（先预热一次），每个指标输出一行 JSON：中位数、P95（毫秒）、SQL 查询数，"
+        "以及与一个简单登录页面的耗时比。给出 --baseline（上一次较小规模的输出文件）时，"
+        "再输出每个页面的增长倍数。测量用的临时账号在事务中创建，结束时回滚。"
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", help="党组织编码，默认根组织。")
+        parser.add_argument("--runs", type=int, default=11, help="每个页面的测量次数，默认 11。")
+        parser.add_argument(
+            "--baseline", help="较小规模时本命令的输出文件（JSON 行），用于计算增长倍数。"
+        )
+
+    def handle(self, *, org, runs, baseline, **options):
+        if runs < 1:
+            raise CommandError("--runs 至少为 1。")
+        scope = self.scope(org)
+        if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
+            settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+        self.emit(
+            {
+                "figure": "data",
+                "org": scope.code,
+                "database": connection.vendor,
+                "organizations": Organization.objects.count(),
+                "pairings": Pairing.objects.count(),
+                "activities": Activity.objects.count(),
+            }
+        )
+        figures = []
+        with transaction.atomic():
+            staff, secretary = self.users(scope)
+            year = {"period": "year"}
+            pages = [
+                ("trivial", staff, reverse("notifications"), {}),
+                ("dashboard", staff, reverse("home"), year),
+                ("compliance_matrix", staff, reverse("compliance_matrix"), year),
+                ("activity_list", staff, reverse("activities:list"), {}),
+                ("secretary_home", secretary, reverse("home"), {}),
+            ]
+            for name, user, url, params in pages:
+                figures.append(self.page(name, user, url, params, runs))
+            transaction.set_rollback(True)
+        figures += self.report(scope, runs)
+        trivial = figures[0]["median_ms"]
+        for figure in figures:
+            if figure["figure"] != "trivial":
+                figure["ratio_to_trivial"] = round(figure["median_ms"] / trivial, 1)
+                figure["meets_goal"] = (
+                    figure["median_ms"] < GOAL_MS and figure["ratio_to_trivial"] < GOAL_RATIO
+                )
+            self.emit(figure)
+        if baseline:
+            self.growth(figures, baseline)
+
+    def scope(self, code):
+        organizations = Organization.objects.alive()
+        scope = (
+            organizations.filter(code=code).first()
+            if code
+            else organizations.filter(depth=1).order_by("path").first()
+        )
+        if scope is None:
+            raise CommandError(f"没有编码为 {code} 的党组织。" if code else "数据库中没有党组织。")
+        return scope
+
+    def users(self, scope):
+        """A county staff member of the scope and the secretary of its first pairing's helper."""
+        pairing = access.pairings_under(scope).order_by("pk").first()
+        if pairing is None:
+            raise CommandError("该范围内没有共建对子，无法测量。请先运行 seed_demo。")
+        staff = User.objects.create_user("bench-staff-temporary", password=None)
+        Assignment.objects.create(user=staff, organization=scope, role=Assignment.Role.COUNTY_STAFF)
+        secretary = User.objects.create_user("bench-secretary-temporary", password=None)
+        Assignment.objects.create(
+            user=secretary, organization=pairing.helper, role=Assignment.Role.SECRETARY
+        )
+        return staff, secretary
+
+    def page(self, name, user, url, params, runs):
+        client = Client()
+        client.force_login(user)
+        self.get(client, url, params)  # warm-up: templates, URL resolver, connection
+        timings = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            self.get(client, url, params)
+            timings.append((time.perf_counter() - started) * 1000)
+        with CaptureQueriesContext(connection) as captured:
+            self.get(client, url, params)
+        return {
+            "figure": name,
+            "url": url,
+            "database": connection.vendor,
+            "runs": runs,
+            **summary(timings),
+            "queries": len(captured.captured_queries),
+        }
+
+    def report(self, scope, runs):
+        """The scope's situation report for this year: the draft, then the .docx."""
+        today = timezone.localdate()
+        start = today.replace(month=1, day=1)
+        draft_ms, docx_ms = [], []
+        for _ in range(runs):
+            started = time.perf_counter()
+            drafted = situation.draft(scope, start, today, today=today)
+            middle = time.perf_counter()
+            situation.render_docx(drafted.title, drafted.sections, today)
+            draft_ms.append((middle - started) * 1000)
+            docx_ms.append((time.perf_counter() - middle) * 1000)
+        return [
+            {"figure": name, "database": connection.vendor, "runs": runs, **summary(timings)}
+            for name, timings in (("report_draft", draft_ms), ("docx_export", docx_ms))
+        ]
+
+    def growth(self, figures, path):
+        try:
+            with open(path, encoding="utf-8") as lines:
+                before = {
+                    row["figure"]: row
+                    for row in map(json.loads, filter(str.strip, lines))
+                    if "median_ms" in row
+                }
+        except (OSError, ValueError) as error:
+            raise CommandError(f"无法读取基准文件 {path}：{error}") from error
+        for figure in figures:
+            earlier = before.get(figure["figure"])
+            if earlier:
+                ratio = figure["median_ms"] / earlier["median_ms"]
+                self.emit(
+                    {
+                        "figure": f"growth_{figure['figure']}",
+                        "baseline_ms": earlier["median_ms"],
+                        "median_ms": figure["median_ms"],
+                        "growth": round(ratio, 2),
+                        "meets_goal": ratio <= 2,
+                    }
+                )
+
+    def get(self, client, url, params):
+        response = client.get(url, params)
+        if response.status_code != 200:
+            raise CommandError(f"{url} 返回 {response.status_code}。")
+        return response
+
+    def emit(self, row):
+        self.stdout.write(json.dumps(row, ensure_ascii=False))
+
+
+def summary(timings):
+    ordered = sorted(timings)
+    return {
+        "median_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(ordered[math.ceil(0.95 * len(ordered)) - 1], 1),
+    }

@@ -1,0 +1,48 @@
+"""`manage.py bench` prints one JSON line per figure, on whatever data is there."""
+
+import datetime
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.factories import make_submitted_activity, make_two_pairing_county
+
+PAGES = ["trivial", "dashboard", "compliance_matrix", "activity_list", "secretary_home"]
+
+
+def run(*args):
+    out = StringIO()
+    call_command("bench", "--runs", "2", *args, stdout=out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+@pytest.mark.django_db
+def test_every_page_and_the_report_get_a_line_with_their_figures(tmp_path):
+    w = make_two_pairing_county()
+    make_submitted_activity(w.pairing_a, "activity_day", datetime.date.today())
+    rows = run()
+    assert [r["figure"] for r in rows] == ["data", *PAGES, "report_draft", "docx_export"]
+    assert rows[0]["pairings"] == 2
+    for row in rows[1:]:
+        assert row["median_ms"] > 0 and row["p95_ms"] >= row["median_ms"]
+    for row in rows[2:]:
+        assert row["ratio_to_trivial"] > 0 and isinstance(row["meets_goal"], bool)
+    assert all(row["queries"] > 0 for row in rows[1:6])
+
+    baseline = tmp_path / "county.jsonl"
+    baseline.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    growth = [r for r in run("--baseline", str(baseline)) if r["figure"].startswith("growth_")]
+    assert [r["figure"] for r in growth] == [
+        f"growth_{name}" for name in [*PAGES, "report_draft", "docx_export"]
+    ]
+
+
+@pytest.mark.django_db
+def test_a_scope_without_pairings_is_refused_with_a_message():
+    from tests.factories import make_county
+
+    make_county()
+    with pytest.raises(CommandError, match="没有共建对子"):
+        run()
