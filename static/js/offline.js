@@ -327,9 +327,13 @@
   }
 
   // Restore: an outbox entry opened to be fixed, or what was typed before.
-  var hash = window.location.hash.match(/^#outbox=([0-9a-f-]{36})$/);
-  if (hash && queueing) {
-    Outbox.get(hash[1]).then(function (entry) {
+  function outboxHash() {
+    var found = window.location.hash.match(/^#outbox=([0-9a-f-]{36})$/);
+    return found && queueing ? found[1] : null;
+  }
+
+  function openEntry(clientId) {
+    return Outbox.get(clientId).then(function (entry) {
       if (!entry || entry.user !== user) return;
       fill(entry.fields);
       form.elements.client_id.value = entry.clientId;
@@ -342,9 +346,19 @@
       if (entry.state === "invalid") {
         showErrors({ message: entry.message, errors: entry.errors || {} });
       } else {
+        clearErrors();
         say("这是本机待发送的活动，修改后提交即可。", "notice");
       }
     });
+  }
+
+  // 打开修改 on this very page only changes the address's #fragment.
+  window.addEventListener("hashchange", function () {
+    if (outboxHash()) openEntry(outboxHash());
+  });
+
+  if (outboxHash()) {
+    openEntry(outboxHash());
   } else {
     var saved = readDraft(draftKey);
     var serverErrors = document.querySelector(".form-error");

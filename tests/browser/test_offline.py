@@ -250,3 +250,46 @@ def test_an_edit_keeps_what_is_typed_until_the_server_has_it(phones, secretary):
     page.get_by_role("button", name="仍然恢复我上次填写的内容").click()
     expect(page.get_by_label("地点")).to_have_value("村委会议室")
     assert phone.errors == [], phone.errors
+
+
+def test_a_queued_entry_the_server_refuses_is_kept_and_fixed_with_its_photo(
+    phones, secretary, tmp_path
+):
+    user, pairing = secretary
+    phone = phones("refused")
+    page = phone.page
+    phone.log_in(user)
+    phone.goto(f"/activities/new/?pairing={pairing.pk}")
+    page.get_by_label("活动类别").select_option(label="学习")
+    page.get_by_label("活动主题").fill(TITLE)
+    page.get_by_label("群众人数").fill("-3")  # the server refuses this
+    page.locator("#id_evidence").set_input_files(make_photo(tmp_path))
+    page.context.set_offline(True)
+    page.get_by_role("button", name="提交给对方确认").click()
+    expect(outbox(page).get_by_role("listitem").filter(has_text=TITLE)).to_contain_text("待发送")
+
+    # Back online, the server refuses it: it stays on the phone, marked, with the reason.
+    page.context.set_offline(False)
+    item = outbox(page).get_by_role("listitem").filter(has_text=TITLE)
+    expect(item).to_contain_text("✗ 需修改")
+    expect(item).to_contain_text("请修改下面标出的内容后再保存。")
+    assert not Activity.objects.exists()
+    phone.shot("refused")
+
+    # Opened again: what was typed, the photo and the error next to the field.
+    item.get_by_role("link", name="打开修改").click()
+    expect(page.get_by_label("活动主题")).to_have_value(TITLE)
+    expect(page.get_by_label("群众人数")).to_have_value("-3")
+    field = page.locator(".field", has=page.get_by_label("群众人数"))
+    expect(field.locator(".field-error")).to_have_text("确保该值大于或等于0。")
+    assert page.locator("#id_evidence").evaluate("input => input.files[0].name") == "学习现场.jpg"
+    page.get_by_label("群众人数").fill("8")
+    page.get_by_role("button", name="提交给对方确认").click()
+
+    expect(page.get_by_role("heading", name=TITLE)).to_be_visible()
+    expect(outbox(page)).to_be_hidden()
+    activity = Activity.objects.get()
+    assert activity.villager_count == 8
+    assert activity.evidence.count() == 1
+    errors = [e for e in phone.errors if "status of 400" not in e]
+    assert errors == [], errors
