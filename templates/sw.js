@@ -90,12 +90,12 @@ self.addEventListener("sync", function (event) {
   if (event.tag !== CobuildOutbox.SYNC_TAG) return;
   event.waitUntil(
     CobuildOutbox.flush().then(function (results) {
-      var sent = results
-        .filter(function (r) { return r.outcome === "sent"; })
-        .map(function (r) { return { outcome: r.outcome, url: r.url, entry: { title: r.entry.title } }; });
-      if (!sent.length) return;
+      var answers = results.map(function (r) {
+        return { outcome: r.outcome, url: r.url, entry: { clientId: r.entry.clientId, title: r.entry.title } };
+      });
+      if (!answers.length) return;
       return self.clients.matchAll({ type: "window" }).then(function (clients) {
-        clients.forEach(function (client) { client.postMessage({ type: "outbox-sent", results: sent }); });
+        clients.forEach(function (client) { client.postMessage({ type: "outbox-results", results: answers }); });
       });
     })
   );

@@ -66,7 +66,7 @@
         item.appendChild(el("span", { class: "muted" }, " " + when(entry.savedAt) + " 填写 "));
         if (entry.state === "invalid") {
           item.appendChild(el("span", { class: "state state-missed" }, "✗ 需修改"));
-          item.appendChild(el("span", {}, " " + (entry.message || "")));
+          item.appendChild(el("span", {}, " " + (entry.summary || entry.message || "")));
           var fix = el("a", { href: entry.formUrl + "#outbox=" + entry.clientId }, "打开修改");
           item.appendChild(document.createTextNode(" "));
           item.appendChild(fix);
@@ -107,7 +107,11 @@
 
   function flush() {
     return Outbox.flush(user)
-      .then(function (results) { announce(results); return render(); })
+      .then(function (results) {
+        announce(results);
+        document.dispatchEvent(new CustomEvent("cobuild:outbox", { detail: results }));
+        return render();
+      })
       .catch(function () { return render(); });
   }
 
@@ -122,8 +126,9 @@
   if ("serviceWorker" in navigator && window.isSecureContext) {
     worker = navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () { return null; });
     navigator.serviceWorker.addEventListener("message", function (event) {
-      if (event.data && event.data.type === "outbox-sent") {
+      if (event.data && event.data.type === "outbox-results") {
         announce(event.data.results);
+        document.dispatchEvent(new CustomEvent("cobuild:outbox", { detail: event.data.results }));
         render();
       }
     });
@@ -302,6 +307,20 @@
     form.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
+  // The notice about the entry queued from this form follows what becomes of it.
+  document.addEventListener("cobuild:outbox", function (event) {
+    var queued = status.getAttribute("data-queued");
+    event.detail.forEach(function (result) {
+      if (!queued || result.entry.clientId !== queued) return;
+      status.removeAttribute("data-queued");
+      if (result.outcome === "sent") {
+        say("这条活动已发送：", "notice").appendChild(el("a", { href: result.url }, result.entry.title || "查看"));
+      } else if (result.outcome === "invalid" || result.outcome === "refused") {
+        say("这条活动没有被接收，需要修改，见上方的待发送列表。", "notice");
+      }
+    });
+  });
+
   function queue(entry, note) {
     return Outbox.put(entry).then(function () {
       localStorage.removeItem(draftKey);
@@ -321,6 +340,7 @@
       });
       status.appendChild(document.createTextNode(" "));
       status.appendChild(again);
+      status.setAttribute("data-queued", entry.clientId);
       status.focus();
       return render();
     });

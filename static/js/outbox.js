@@ -142,7 +142,13 @@
                 entry.state = "invalid";
                 entry.message = result.message;
                 entry.errors = result.errors || {};
-                entry.labels = result.labels || entry.labels || {};
+                // What was wrong, field by field, for the 待发送 list (the form shows it in place).
+                entry.summary = Object.keys(entry.errors)
+                  .map(function (name) {
+                    var label = (result.labels || {})[name];
+                    return (label ? label + "：" : "") + entry.errors[name].join(" ");
+                  })
+                  .join("；");
                 return put(entry);
               }
               if (result.outcome === "login") {

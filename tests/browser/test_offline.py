@@ -84,6 +84,7 @@ def test_an_activity_finished_offline_is_sent_once_when_the_connection_returns(
     page.context.set_offline(False)
     expect(page.get_by_text("联网后已发送 1 条活动")).to_be_visible()
     expect(outbox(page)).to_be_hidden()
+    expect(page.get_by_role("status").filter(has_text="这条活动已发送")).to_be_visible()
     phone.shot("sent")
     activity = Activity.objects.get(client_id=client_id)
     assert activity.title == TITLE
@@ -272,7 +273,8 @@ def test_a_queued_entry_the_server_refuses_is_kept_and_fixed_with_its_photo(
     page.context.set_offline(False)
     item = outbox(page).get_by_role("listitem").filter(has_text=TITLE)
     expect(item).to_contain_text("✗ 需修改")
-    expect(item).to_contain_text("请修改下面标出的内容后再保存。")
+    expect(item).to_contain_text("参加群众人数：确保该值大于或等于0。")
+    expect(page.get_by_role("status").filter(has_text="没有被接收")).to_be_visible()
     assert not Activity.objects.exists()
     phone.shot("refused")
 
