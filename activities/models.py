@@ -251,6 +251,9 @@ class Activity(Trashable):
     return_reason = models.TextField("退回原因", blank=True)
     version = models.PositiveIntegerField("版本", default=1, editable=False)
     client_id = models.UUIDField("客户端编号", default=uuid.uuid4, unique=True, editable=False)
+    imported = models.BooleanField(
+        "台账导入", default=False, editable=False, help_text="由Excel台账导入的历史记录。"
+    )
     history = HistoricalRecords()
 
     objects = ActivityQuerySet.as_manager()

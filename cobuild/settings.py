@@ -1,5 +1,6 @@
 """Cobuild settings: one module, read from the environment (see README, 配置)."""
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -32,6 +33,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "treebeard",
     "simple_history",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "pairings",
     "activities",
     "reports",
@@ -54,6 +59,10 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Identity rules after sign-in: timeouts, forced password change, second factor, admin area.
+    "cobuild.security.SessionSecurityMiddleware",
+    # Turns axes' lockout signal into the Chinese lockout page (wraps the response only).
+    "axes.middleware.AxesMiddleware",
     # Last: runs writing views in one transaction with their audit rows (cobuild/audit.py).
     "cobuild.audit.AuditMiddleware",
 ]
@@ -107,9 +116,21 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env.int("COBUILD_PASSWORD_MIN_LENGTH", default=8)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Three of four character classes; also records when a password was set (rotation).
+    {"NAME": "cobuild.security.CharacterClassValidator"},
+]
+# axes first: it refuses a locked username before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "cobuild.security.PasswordBackend",
+    # Permissions in the Django admin come from the 三员 roles (cobuild.security).
+    "cobuild.security.RolePermissionBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -170,14 +191,30 @@ SECURE_CSP = {
 }
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Cookies: HTTPS only outside development, never readable by scripts, not sent cross-site.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "cobuild.security.csrf_failure"
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Only behind a proxy that overwrites this header (nginx: proxy_set_header X-Forwarded-Proto).
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+# Request size: form posts up to 5 MB, at most 2000 fields and 20 files per request (evidence
+# files have their own limit in COBUILD below); larger uploads go to a temporary file.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2621440
 FILE_UPLOAD_PERMISSIONS = 0o640
 
 # Mail: EMAIL_URL such as smtp+tls://user:password@smtp.example.org:587 (console in development).
@@ -226,7 +263,58 @@ COBUILD = {
     # pairings whose activities use this many categories or fewer.
     "REPORT_LOW_PARTICIPATION": env.float("COBUILD_REPORT_LOW_PARTICIPATION", default=0.5),
     "REPORT_FEW_CATEGORIES": env.int("COBUILD_REPORT_FEW_CATEGORIES", default=2),
+    # Identity (等保 2.0 身份鉴别): passwords need this many of the four character classes
+    # (lower, upper, digit, symbol) and are changed after this many days.
+    "PASSWORD_MIN_CLASSES": env.int("COBUILD_PASSWORD_MIN_CLASSES", default=3),
+    "PASSWORD_MAX_AGE_DAYS": env.int("COBUILD_PASSWORD_MAX_AGE_DAYS", default=90),
+    # Failed sign-ins (per username) before the account is locked, and for how long.
+    "LOGIN_FAILURE_LIMIT": env.int("COBUILD_LOGIN_FAILURE_LIMIT", default=5),
+    "LOGIN_LOCKOUT_MINUTES": env.int("COBUILD_LOGIN_LOCKOUT_MINUTES", default=30),
+    # Sessions end after this long without a request, and this long after sign-in in any case.
+    "SESSION_IDLE_MINUTES": env.int("COBUILD_SESSION_IDLE_MINUTES", default=30),
+    "SESSION_ABSOLUTE_HOURS": env.int("COBUILD_SESSION_ABSOLUTE_HOURS", default=12),
+    # Two-factor sign-in (TOTP, with backup codes) for county staff, supervisors and the three
+    # administrators. On unless turned off explicitly, and it can be off only with DEBUG on.
+    "OTP_REQUIRED": env.bool("COBUILD_OTP_REQUIRED", default=True) or not DEBUG,
+    "OTP_BACKUP_CODES": env.int("COBUILD_OTP_BACKUP_CODES", default=10),
+    # The Django admin (/admin/) answers only to these address ranges (CIDR).
+    "ADMIN_ALLOWED_NETWORKS": env.list(
+        "COBUILD_ADMIN_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"]
+    ),
+    # Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+    "TRUSTED_PROXY_COUNT": env.int("COBUILD_TRUSTED_PROXY_COUNT", default=0),
     # The audit log is kept at least this many days (never fewer than 180: the database refuses
     # to delete younger rows); manage.py purge_audit removes only older ones.
     "AUDIT_RETENTION_DAYS": max(180, env.int("COBUILD_AUDIT_RETENTION_DAYS", default=180)),
+    # Ledger import (导入台账): the largest workbook accepted, and the zip-bomb guards checked
+    # before it is opened: the total unpacked size and the unpacked/packed ratio of any member.
+    "IMPORT_MAX_BYTES": env.int("COBUILD_IMPORT_MAX_BYTES", default=20 * 1024 * 1024),
+    "IMPORT_MAX_UNPACKED_BYTES": env.int(
+        "COBUILD_IMPORT_MAX_UNPACKED_BYTES", default=400 * 1024 * 1024
+    ),
+    "IMPORT_MAX_RATIO": env.int("COBUILD_IMPORT_MAX_RATIO", default=200),
 }
+
+# Sessions: the idle limit is the cookie age; SessionSecurityMiddleware refreshes it at most
+# once a minute and enforces the absolute cap.
+SESSION_COOKIE_AGE = COBUILD["SESSION_IDLE_MINUTES"] * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Login lockout (django-axes): keyed by username only, so rotating addresses does not help and
+# unknown usernames lock exactly like real ones.
+AXES_FAILURE_LIMIT = COBUILD["LOGIN_FAILURE_LIMIT"]
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=COBUILD["LOGIN_LOCKOUT_MINUTES"])
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks for an address-keyed lock as well; offices here share one NAT address, so five
+# typos by one person would lock out the whole township. The username key is the requirement.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+AXES_CLIENT_IP_CALLABLE = "cobuild.security.client_ip"
+AXES_VERBOSE = False
+
+# Two-factor (django-otp): our own lock counts failures, so no exponential delays on top.
+OTP_TOTP_ISSUER = "互助共建管理平台"
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True

@@ -17,7 +17,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from cobuild import audit
-from pairings.models import Assignment, Member, Organization, Pairing
+from pairings.models import ADMIN_ROLES, Assignment, Member, Organization, Pairing
 
 Role = Assignment.Role
 SUBTREE_ROLES = {Role.COUNTY_STAFF, Role.SUPERVISOR, Role.VIEWER}
@@ -98,6 +98,26 @@ def scope_of(user):
 
 def roles_of(user):
     return scope_of(user).roles
+
+
+# The 三员 (separation of duties): the system administrator keeps accounts and configuration in
+# the Django admin (a superuser counts as one), the security administrator grants roles and
+# scopes; the auditor (审计管理员) reads the audit trail. One account holds at most one of them.
+def admin_roles_of(user):
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    roles = scope_of(user).roles & set(ADMIN_ROLES)
+    if user.is_superuser:
+        roles |= {Role.SYSTEM_ADMIN}
+    return frozenset(roles)
+
+
+def is_system_admin(user):
+    return Role.SYSTEM_ADMIN in admin_roles_of(user)
+
+
+def is_security_admin(user):
+    return Role.SECURITY_ADMIN in admin_roles_of(user)
 
 
 def _paths_q(field, paths):

@@ -496,6 +496,14 @@ class Role(models.TextChoices):
     SECRETARY = "secretary", "支部书记/联络员"
     VIEWER = "viewer", "领导（只读）"
     AUDITOR = "auditor", "审计管理员"
+    # The other two of the 三员 (GB/T 22239 8.1.4.2): user accounts and configuration in the
+    # Django admin; role and scope grants and security settings.
+    SYSTEM_ADMIN = "system_admin", "系统管理员"
+    SECURITY_ADMIN = "security_admin", "安全管理员"
+
+
+# The three administrators (三员): no account may hold two of them.
+ADMIN_ROLES = (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDITOR)
 
 
 class PairingSuspension(models.Model):
@@ -560,6 +568,13 @@ class Assignment(models.Model):
                 name="assignment_role_valid",
                 violation_error_message="角色无效。",
             ),
+            # Separation of duties: at most one administrator role per account.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(role__in=[r.value for r in ADMIN_ROLES]),
+                name="assignment_one_admin_role",
+                violation_error_message="系统管理员、安全管理员和审计管理员须由不同的账号担任。",
+            ),
         ]
 
     def __str__(self):
@@ -572,3 +587,61 @@ class Assignment(models.Model):
             and not self.organization.is_branch
         ):
             raise ValidationError({"organization": "支部书记/联络员只能分配到党支部或党总支。"})
+        if self.role in ADMIN_ROLES and self.user_id:
+            others = (
+                Assignment.objects.filter(user_id=self.user_id, role__in=ADMIN_ROLES)
+                .exclude(pk=self.pk)
+                .exclude(role=self.role)
+            )
+            superuser_conflict = self.role != Role.SYSTEM_ADMIN and self.user.is_superuser
+            if others.exists() or superuser_conflict:
+                raise ValidationError(
+                    {"role": "系统管理员、安全管理员和审计管理员须由不同的账号担任。"}
+                )
+
+
+class UserSecurity(models.Model):
+    """A user's password age and sign-in state (等保 2.0 身份鉴别: rotation, forced change)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name="用户",
+        on_delete=models.CASCADE,
+        related_name="security",
+    )
+    password_changed_at = models.DateTimeField("密码修改时间", default=timezone.now)
+    must_change_password = models.BooleanField(
+        "下次登录须修改密码",
+        default=False,
+        help_text="管理员设置或重置的初始密码，用户首次登录后必须修改。",
+    )
+    otp_failures = models.PositiveIntegerField("连续动态码错误次数", default=0)
+    otp_failed_at = models.DateTimeField("最近一次动态码错误时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "账号安全状态"
+        verbose_name_plural = "账号安全状态"
+
+    def __str__(self):
+        return str(self.user)
+
+
+class UserSession(models.Model):
+    """Which sessions a user holds, so that disabling the user can end them all (this works
+    with the database and the cache session engines alike)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="用户",
+        on_delete=models.CASCADE,
+        related_name="session_index",
+    )
+    session_key = models.CharField("会话", max_length=40, unique=True)
+    created_at = models.DateTimeField("登录时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "登录会话"
+        verbose_name_plural = "登录会话"
+
+    def __str__(self):
+        return f"{self.user} · {self.created_at:%Y-%m-%d %H:%M}"

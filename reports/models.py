@@ -303,3 +303,42 @@ class SetupConfirmation(models.Model):
 
     def __str__(self):
         return f"{self.organization} {self.get_step_display()}"
+
+
+class ImportRun(models.Model):
+    """One applied import of a ledger workbook: who brought what in, and what it changed.
+
+    The rows an import writes carry their own change history; this is the import as a whole,
+    kept even when it changed nothing (a second import of the same file).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="导入人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="从命令行导入时为空。",
+    )
+    created_at = models.DateTimeField("导入时间", default=timezone.now)
+    filename = models.CharField("文件名", max_length=200)
+    sha256 = models.CharField("文件SHA-256", max_length=64)
+    size = models.PositiveIntegerField("文件大小（字节）")
+    counts = models.JSONField("导入结果", default=dict, help_text="每张表新增、更新、未变的行数。")
+
+    class Meta:
+        verbose_name = "台账导入记录"
+        verbose_name_plural = "台账导入记录"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.filename}"
+
+    @property
+    def total_created(self):
+        return sum(c.get("created", 0) for c in self.counts.values())
+
+    @property
+    def total_updated(self):
+        return sum(c.get("updated", 0) for c in self.counts.values())

@@ -14,8 +14,8 @@ from pairings import access
 from pairings.models import Assignment, Member, Organization, Role
 from reports.models import SetupConfirmation, SetupStep
 
-# Where county staff bring rows in; the import page once it exists, until then the lists.
-IMPORT_URL = "activities:pairings"
+# Where county staff bring organizations, members and pairings in.
+IMPORT_URL = "import_home"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from reports import compliance_views, notification_views, report_views, setup_views, views
+from reports import (
+    compliance_views,
+    import_views,
+    notification_views,
+    report_views,
+    setup_views,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -41,4 +48,14 @@ urlpatterns += [
     path("reports/<int:pk>/export/<str:fmt>/", report_views.report_export, name="report_export"),
     path("reports/<int:pk>/trash/", report_views.report_trash, name="report_trash"),
     path("reports/<int:pk>/restore/", report_views.report_restore, name="report_restore"),
+]
+
+urlpatterns += [
+    path("ledger/", import_views.import_home, name="import_home"),
+    path("ledger/template/", import_views.import_template, name="import_template"),
+    path("ledger/export/", import_views.export_ledger, name="export_ledger"),
+    path("ledger/upload/", import_views.import_upload, name="import_upload"),
+    path("ledger/confirm/", import_views.import_confirm, name="import_confirm"),
+    path("ledger/errors/<str:digest>/", import_views.import_errors, name="import_errors"),
+    path("ledger/runs/<int:pk>/", import_views.import_result, name="import_result"),
 ]

@@ -1,5 +1,11 @@
 import pytest
 from django.conf import settings as django_settings
+from django.http import HttpRequest
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+
+# The session marker `force_login` leaves: "this session passed the second factor".
+FORCE_LOGIN_DEVICE = "tests.force_login"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -7,10 +13,44 @@ def _test_settings(tmp_path_factory):
     """Settings for the whole run, in place before any setUpTestData.
 
     Tests make many users, and hashing their passwords at full strength takes long; uploaded
-    files land in a temporary folder, never in the project's media.
+    files land in a temporary folder, never in the project's media. Two-factor sign-in is on,
+    as in production, whatever the development .env says.
     """
     django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     django_settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+    django_settings.COBUILD = {**django_settings.COBUILD, "OTP_REQUIRED": True}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _force_login_passes_the_second_factor():
+    """`client.force_login(user)` stands for a completed sign-in: password and, where the role
+    needs it, the second factor. (tests/test_identity.py drives the real steps.)"""
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = FORCE_LOGIN_DEVICE
+        session.save()
+
+    original_login = Client.login
+
+    def login(self, **credentials):
+        """`client.login(...)` checks the password through the real backends (axes needs the
+        request), and then likewise stands for a completed second factor."""
+        credentials.setdefault("request", HttpRequest())
+        if not original_login(self, **credentials):
+            return False
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = FORCE_LOGIN_DEVICE
+        session.save()
+        return True
+
+    Client.force_login = force_login
+    Client.login = login
+    yield
+    Client.force_login = original
+    Client.login = original_login
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,12 +8,15 @@ trash actions instead of delete; who gets in; the autocomplete; and adding a pai
 import datetime
 import warnings
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group, User
 from django.contrib.messages import get_messages
 from django.core.paginator import UnorderedObjectListWarning
 from django.test import TestCase
 from django.urls import reverse
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from activities.models import (
     Activity,
@@ -28,7 +31,7 @@ from activities.models import (
     RegimeCadence,
 )
 from cobuild.admin_tools import TrashAdmin
-from pairings.models import Organization, Pairing, PairingSuspension, Trashable
+from pairings.models import Assignment, Organization, Pairing, PairingSuspension, Trashable
 from reports.models import NotificationPreference
 from tests.factories import (
     make_activity,
@@ -53,6 +56,12 @@ from tests.factories import (
     make_user,
     metric,
 )
+
+# Pages the system administrator opens but cannot add to: role grants belong to the security
+# administrator (三员分立). Login lockouts are the security administrator's alone
+# (tests/test_duties.py).
+NO_ADD_FOR_SYSTEM_ADMIN = {Assignment}
+SECURITY_ADMIN_ONLY = {AccessAttempt, AccessLog, AccessFailureLog}
 
 
 def admin_url(model, view, *args):
@@ -119,6 +128,8 @@ class AdminTestCase(TestCase):
         )
         make_user("staff", role="county_staff", org=cls.county)
         Group.objects.create(name="县委组织部")
+        TOTPDevice.objects.create(user=cls.admin, name="验证器")
+        StaticDevice.objects.create(user=cls.admin, name="备用验证码")
 
     def setUp(self):
         self.client.force_login(self.admin)
@@ -128,6 +139,9 @@ class EveryModelPageTests(AdminTestCase):
     def test_every_registered_model_has_working_list_search_add_change_and_history_pages(self):
         for model, model_admin in admin.site._registry.items():
             with self.subTest(model=model._meta.label):
+                if model in SECURITY_ADMIN_ONLY:
+                    assert self.client.get(admin_url(model, "changelist")).status_code == 403
+                    continue
                 obj = model._default_manager.order_by("pk").first()
                 assert obj is not None, "no row to open: add one to setUpTestData"
                 urls = [
@@ -138,6 +152,9 @@ class EveryModelPageTests(AdminTestCase):
                 ]
                 if model_admin.search_fields:
                     urls.append(admin_url(model, "changelist") + "?q=党")
+                if model in NO_ADD_FOR_SYSTEM_ADMIN:
+                    add = urls.pop(1)
+                    assert self.client.get(add).status_code == 403, add
                 for url in urls:
                     response = self.client.get(url)
                     assert response.status_code == 200, url
@@ -237,6 +254,9 @@ class TrashTests(AdminTestCase):
     def test_regimes_metrics_and_period_unlocks_cannot_be_deleted(self):
         for model in (Regime, Metric, PeriodUnlock):
             with self.subTest(model=model._meta.label):
+                if model in SECURITY_ADMIN_ONLY:
+                    assert self.client.get(admin_url(model, "changelist")).status_code == 403
+                    continue
                 obj = model._default_manager.order_by("pk").first()
                 response = self.client.post(admin_url(model, "delete", obj.pk), {"post": "yes"})
                 assert response.status_code == 403

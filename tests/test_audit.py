@@ -424,7 +424,10 @@ def test_a_transactional_test_database_is_still_flushed_after_audit_rows_are_wri
     """Live-server tests flush every table afterwards; tests/conftest.py lets the flush through
     the SQLite triggers (and puts them back, as the next test shows)."""
     make_event()
-    assert AuditEvent.objects.count() == 1
+    # The browser tests put the data migration's defaults back after each flush: those creates
+    # (by nobody) are the only rows an earlier transactional test leaves.
+    leftover = AuditEvent.objects.exclude(event=Kind.CREATE, user_id__isnull=True)
+    assert leftover.count() == 1
 
 
 @pytest.mark.django_db

@@ -197,6 +197,13 @@ class OrganizationConstraintTests(County, TestCase):
             Assignment.objects.create(user=self.user, organization=self.organ, role="king")
         Assignment.objects.create(user=self.user, organization=self.organ, role="viewer")
 
+    def test_an_account_holds_at_most_one_administrator_role(self):
+        Assignment.objects.create(user=self.user, organization=self.county, role="auditor")
+        with refused(Assignment, "assignment_one_admin_role"):
+            Assignment.objects.create(
+                user=self.user, organization=self.county, role="security_admin"
+            )
+
 
 class PairingConstraintTests(County, TestCase):
     def test_branch_cannot_pair_with_itself(self):

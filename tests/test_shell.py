@@ -2,6 +2,8 @@
 
 from django.test import TestCase
 from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from pairings.models import Assignment
 from tests.factories import (
@@ -59,8 +61,14 @@ class ShellTests(TestCase):
         assert "_auth_user_id" not in self.client.session
 
     def test_login_then_home_then_logout(self):
+        # County staff sign in with a second factor (tests/test_identity.py covers the steps).
+        device = TOTPDevice.objects.create(user=self.staff, name="验证器")
         response = self.client.post(
             reverse("login"), {"username": "county", "password": "Cobuild#2026"}, follow=True
+        )
+        assert response.redirect_chain[-1][0] == f"{reverse('otp_verify')}?next=/"
+        response = self.client.post(
+            reverse("otp_verify"), {"code": f"{totp(device.bin_key):06d}", "next": "/"}, follow=True
         )
         assert response.redirect_chain[-1][0] == reverse("home")
         assert "县委组织部" in response.content.decode()

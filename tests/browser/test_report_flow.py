@@ -3,11 +3,13 @@
 import io
 
 import pytest
+from django.contrib.auth.models import User
 from docx import Document
 from playwright.sync_api import expect
 
 from reports import demo
 from reports.models import SituationReport
+from tests.browser.conftest import second_factor
 
 pytestmark = pytest.mark.browser
 
@@ -28,6 +30,7 @@ def test_staff_drafts_edits_refreshes_and_downloads_the_report(
         page.fill("#id_username", "county")
         page.fill("#id_password", demo.DEMO_PASSWORD)
         page.get_by_role("button", name="登录").click()
+        second_factor(page, User.objects.get(username="county"))
         page.get_by_role("link", name="情况汇报").click()
         page.get_by_role("link", name="起草新汇报").click()
         page.get_by_role("button", name="根据数据起草").click()
