@@ -3,9 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.decorators.debug import sensitive_post_parameters
 
-from cobuild import account_views
-
 from activities.views_offline import service_worker
+from cobuild import account_views
 
 admin.site.site_header = "互助共建管理平台 · 系统管理"
 admin.site.site_title = "互助共建管理平台"
