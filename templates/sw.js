@@ -93,9 +93,14 @@ self.addEventListener("sync", function (event) {
       var answers = results.map(function (r) {
         return { outcome: r.outcome, url: r.url, entry: { clientId: r.entry.clientId, title: r.entry.title } };
       });
-      if (!answers.length) return;
-      return self.clients.matchAll({ type: "window" }).then(function (clients) {
-        clients.forEach(function (client) { client.postMessage({ type: "outbox-results", results: answers }); });
+      var told = answers.length
+        ? self.clients.matchAll({ type: "window" }).then(function (clients) {
+            clients.forEach(function (client) { client.postMessage({ type: "outbox-results", results: answers }); });
+          })
+        : Promise.resolve();
+      return told.then(function () {
+        // Still no connection for some: fail, so the browser fires the sync again later.
+        if (results.some(function (r) { return r.outcome === "offline"; })) throw new Error("outbox: offline");
       });
     })
   );

@@ -105,9 +105,29 @@
     sentNote.hidden = false;
   }
 
+  // When a send fails although the phone says it is online (the connection is only coming
+  // back, or the server is down), try again a little later, waiting longer each time.
+  var retryDelay = 2000;
+  var retryTimer = null;
+
+  function retryLater(results) {
+    var failed = results.some(function (r) { return r.outcome === "offline"; });
+    if (!failed) {
+      retryDelay = 2000;
+      return;
+    }
+    if (retryTimer || !navigator.onLine) return;
+    retryTimer = window.setTimeout(function () {
+      retryTimer = null;
+      flush();
+    }, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 60000);
+  }
+
   function flush() {
     return Outbox.flush(user)
       .then(function (results) {
+        retryLater(results);
         announce(results);
         document.dispatchEvent(new CustomEvent("cobuild:outbox", { detail: results }));
         return render();
