@@ -94,7 +94,7 @@ self.addEventListener("sync", function (event) {
         return { outcome: r.outcome, url: r.url, entry: { clientId: r.entry.clientId, title: r.entry.title } };
       });
       var told = answers.length
-        ? self.clients.matchAll({ type: "window" }).then(function (clients) {
+        ? self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (clients) {
             clients.forEach(function (client) { client.postMessage({ type: "outbox-results", results: answers }); });
           })
         : Promise.resolve();

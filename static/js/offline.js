@@ -49,9 +49,26 @@
   main.insertBefore(panel, messages ? messages.nextSibling : main.firstChild);
   main.insertBefore(sentNote, panel);
 
+  var waitingSeen = {}; // clientId → entry, for the entries waiting at the last look
+  var announced = {}; // clientIds this page has said were sent
+  var dropped = {}; // clientIds deleted here
+
   function render() {
     return Outbox.all().then(function (entries) {
       entries = entries.filter(function (e) { return e.user === user; });
+      // Gone since the last look, neither announced nor deleted here: another tab or the
+      // service worker sent them.
+      var present = {};
+      entries.forEach(function (e) { present[e.clientId] = true; });
+      var elsewhere = Object.keys(waitingSeen)
+        .filter(function (id) { return !present[id] && !announced[id] && !dropped[id]; })
+        .map(function (id) { return { outcome: "sent", entry: waitingSeen[id] }; });
+      waitingSeen = {};
+      entries.forEach(function (e) { if (e.state === "waiting") waitingSeen[e.clientId] = e; });
+      if (elsewhere.length) {
+        announce(elsewhere);
+        document.dispatchEvent(new CustomEvent("cobuild:outbox", { detail: elsewhere }));
+      }
       panel.textContent = "";
       panel.hidden = entries.length === 0;
       if (!entries.length) return entries;
@@ -73,6 +90,7 @@
           var drop = el("button", { type: "button", class: "link-button" }, "删除");
           drop.addEventListener("click", function () {
             if (window.confirm("删除后这条活动不会再发送，确定删除？")) {
+              dropped[entry.clientId] = true;
               Outbox.remove(entry.clientId).then(render);
             }
           });
@@ -95,12 +113,14 @@
   }
 
   function announce(results) {
-    var sent = results.filter(function (r) { return r.outcome === "sent"; });
+    var sent = results.filter(function (r) { return r.outcome === "sent" && !announced[r.entry.clientId]; });
     if (!sent.length) return;
     sentNote.textContent = "联网后已发送 " + sent.length + " 条活动：";
     sent.forEach(function (r, i) {
+      announced[r.entry.clientId] = true;
       if (i) sentNote.appendChild(document.createTextNode("、"));
-      sentNote.appendChild(el("a", { href: r.url }, r.entry.title || "查看"));
+      var title = r.entry.title || "（未填活动主题）";
+      sentNote.appendChild(r.url ? el("a", { href: r.url }, title) : el("span", {}, title));
     });
     sentNote.hidden = false;
   }
@@ -334,7 +354,11 @@
       if (!queued || result.entry.clientId !== queued) return;
       status.removeAttribute("data-queued");
       if (result.outcome === "sent") {
-        say("这条活动已发送：", "notice").appendChild(el("a", { href: result.url }, result.entry.title || "查看"));
+        var notice = say("这条活动已发送。", "notice");
+        if (result.url) {
+          notice.appendChild(document.createTextNode(" "));
+          notice.appendChild(el("a", { href: result.url }, "查看"));
+        }
       } else if (result.outcome === "invalid" || result.outcome === "refused") {
         say("这条活动没有被接收，需要修改，见上方的待发送列表。", "notice");
       }
