@@ -12,7 +12,7 @@ BASE_PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3 python;
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& echo $$p && break; done)
 
-.PHONY: run test setup lock lint clean
+.PHONY: run test screenshots setup lock lint clean load fault
 
 run: setup
 	$(PY) manage.py migrate --noinput
@@ -21,6 +21,10 @@ run: setup
 
 test: setup $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The guides' screenshots (docs/screenshots/), taken by the browser tests on the demo county.
+screenshots: setup $(CHROMIUM)
+	$(PY) -m pytest tests/browser/test_guide_screens.py tests/browser/test_setup_walk.py --screenshots docs/screenshots
 
 # The browser tests drive Debian's chromium (with a CJK font); install both when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -47,6 +51,15 @@ $(VENV)/.installed: $(LOCK)
 lock: setup
 	$(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.12 --generate-hashes --no-header -q -o requirements/main.txt
 	$(VENV)/bin/uv pip compile pyproject.toml --group dev --universal --python-version 3.12 --generate-hashes --no-header -q -o requirements/dev.txt
+
+# Load and fault runs (docs/reliability.md): a private PostgreSQL cluster, gunicorn and locust on
+# 127.0.0.1, 20 users for 60 s. `make fault` hard-stops that cluster for 10 s in the middle and
+# exits non-zero if anything acknowledged was lost or duplicated. LOAD_ARGS="--users 10 --time 30".
+load: setup
+	$(PY) loadtest/run_load.py $(LOAD_ARGS)
+
+fault: setup
+	$(PY) loadtest/fault.py $(LOAD_ARGS)
 
 lint: setup
 	$(PY) -m ruff check .

@@ -236,7 +236,11 @@ class NeedForm(forms.ModelForm):
             "description": forms.Textarea(attrs={"rows": 3}),
             "raised_on": forms.DateInput(attrs={"type": "date"}),
         }
-        help_texts = {"title": "如：灌溉水渠年久失修、村道需要硬化、希望开展甘蔗种植培训。"}
+        help_texts = {
+            "title": "如：灌溉水渠年久失修、村道需要硬化、希望开展甘蔗种植培训。",
+            "description": "涉及多少户、大概需要多少资金或人力、希望什么时候解决，选填。",
+            "raised_on": "村里（或支部）提出这项需求的日期，不能晚于今天。",
+        }
 
     def clean_raised_on(self):
         day = self.cleaned_data["raised_on"]
@@ -255,7 +259,9 @@ class CommitmentForm(forms.ModelForm):
         }
         help_texts = {
             "need": "这项实事解决的是哪条需求（可不选）。",
-            "amount": "投入的资金或物资折价，没有可不填。",
+            "title": "写清楚办什么、办多少，如：硬化进村道路3公里、捐赠办公电脑2台。",
+            "amount": "投入的资金或物资折价，单位元，只填数字；没有可不填。",
+            "due_date": "承诺在这天之前办结；过了这天还没办结的，会提醒并标为“已逾期”。",
         }
 
     def __init__(self, *args, pairing, **kwargs):
@@ -281,7 +287,10 @@ class ProgressForm(forms.ModelForm):
             "progress": forms.Textarea(attrs={"rows": 3}),
             "done_on": forms.DateInput(attrs={"type": "date"}),
         }
-        help_texts = {"done_on": "办结时填写。"}
+        help_texts = {
+            "progress": "目前做到哪一步，如：资金已到位，管道铺设完成一半。",
+            "done_on": "办结时填写，不能晚于今天。",
+        }
 
     def clean(self):
         cleaned = super().clean()
@@ -395,7 +404,9 @@ class InspectionForm(forms.Form):
         widget=forms.RadioSelect,
         help_text="上级代办时，选择由哪一方检查哪一方。",
     )
-    year = forms.TypedChoiceField(label="年度", coerce=int)
+    year = forms.TypedChoiceField(
+        label="年度", coerce=int, help_text="这次互检考核的是哪一年的共建工作。"
+    )
     date = forms.DateField(label="检查日期", widget=forms.DateInput(attrs={"type": "date"}))
     findings = forms.CharField(
         label="检查发现",
@@ -408,6 +419,7 @@ class InspectionForm(forms.Form):
         required=False,
         choices=[("", "暂不评价"), *Inspection.Satisfaction.choices],
         widget=forms.RadioSelect,
+        help_text="被检查方所在村群众对共建工作的评价；没有征求群众意见的选“暂不评价”。",
     )
 
     def __init__(self, data=None, *, user, pairing, rows=None, extra_rows=None, **kwargs):

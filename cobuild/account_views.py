@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from cobuild import audit, security
 from pairings.models import UserSecurity, UserSession
@@ -208,6 +208,10 @@ class OtpSetupView(TemplateView):
         }
 
     def get(self, request, *args, **kwargs):
+        # A new key each time the page is shown: a key someone saw earlier (with an issued
+        # password) is never the one the user confirms.
+        self.device.key = default_key()
+        self.device.save(update_fields=["key"])
         return self.render_to_response(self.context(CodeForm()))
 
     def post(self, request, *args, **kwargs):

@@ -102,7 +102,9 @@ def current_request():
 def _address(request):
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    from cobuild.security import client_ip  # the one rule for the address behind proxies
+
+    return client_ip(request) or None
 
 
 def role_label(user):
@@ -334,6 +336,14 @@ def connect_signals():
     )
 
 
+def reads_only(view):
+    """Mark a POST view that writes nothing to the database (an import preview): it runs
+    outside the request transaction, so on SQLite it does not hold the write lock while it
+    parses a workbook."""
+    view.reads_only = True
+    return view
+
+
 class AuditMiddleware:
     """Writes run in one transaction with their audit rows, and every 403 is recorded.
 
@@ -352,7 +362,7 @@ class AuditMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if request.method in self.SAFE_METHODS:
+        if request.method in self.SAFE_METHODS or getattr(view_func, "reads_only", False):
             return None
         try:
             with transaction.atomic():

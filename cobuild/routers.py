@@ -38,9 +38,16 @@ def reads_for_reports(function):
     return wrapper
 
 
+# Who may see what is decided on the primary: a role taken away counts at once, however far
+# the copy lags behind.
+ACCESS_MODELS = {"assignment", "usersecurity", "usersession"}
+
+
 class ReportsRouter:
     def db_for_read(self, model, **hints):
-        if _reporting.get() and model._meta.app_label in DOMAIN_APPS:
+        meta = model._meta
+        name = meta.model_name.removeprefix("historical")
+        if _reporting.get() and meta.app_label in DOMAIN_APPS and name not in ACCESS_MODELS:
             return ALIAS
         return None
 

@@ -195,14 +195,24 @@ SECURITY_ADMIN_PERMISSIONS = frozenset(
         "axes.delete_accessattempt",
         "axes.view_accesslog",
         "axes.view_accessfailurelog",
+        # Resetting someone's second factor (they enrol again at their next sign-in).
+        "otp_totp.view_totpdevice",
+        "otp_totp.delete_totpdevice",
+        "otp_static.view_staticdevice",
+        "otp_static.delete_staticdevice",
     }
 )
 # What the system administrator may not do: grant roles.
-SYSTEM_ADMIN_EXCLUDED = frozenset(
+# The system administrator sets the system up (DOMAIN.md: users, organizations, regimes,
+# metrics): only these models, never the campaign's records, roles, audit trail or lockouts.
+SYSTEM_ADMIN_MODELS = frozenset(
     {
-        "pairings.add_assignment",
-        "pairings.change_assignment",
-        "pairings.delete_assignment",
+        ("auth", "user"),
+        ("pairings", "organization"),
+        ("activities", "regime"),
+        ("activities", "regimecadence"),
+        ("activities", "metric"),
+        ("activities", "inspectionitem"),
     }
 )
 
@@ -226,13 +236,10 @@ class RolePermissionBackend(BaseBackend):
         elif access.is_system_admin(user_obj):
             perms = {
                 f"{app}.{codename}"
-                for app, codename in Permission.objects.values_list(
-                    "content_type__app_label", "codename"
+                for app, model, codename in Permission.objects.values_list(
+                    "content_type__app_label", "content_type__model", "codename"
                 )
-            } - SYSTEM_ADMIN_EXCLUDED
-            # Not the audit trail (the auditor's) and not the lockouts (the security admin's).
-            perms = {
-                p for p in perms if "audit" not in p.split(".", 1)[1] and not p.startswith("axes.")
+                if (app, model) in SYSTEM_ADMIN_MODELS
             }
         user_obj._cobuild_role_perms = perms
         return perms
@@ -312,7 +319,18 @@ def on_device_deleted(sender, instance, **kwargs):
     if instance.user_id:
         from django.contrib.auth import get_user_model
 
-        end_sessions(get_user_model()(pk=instance.user_id))
+        from cobuild import audit
+
+        user = get_user_model()(pk=instance.user_id)
+        end_sessions(user)
+        if getattr(instance, "confirmed", True):  # a pending enrolment is not a second factor
+            audit.record(
+                audit.Kind.TWO_FACTOR,
+                object_type="auth.user",
+                object_id=instance.user_id,
+                action="remove",
+                device=type(instance).__name__,
+            )
 
 
 def connect_signals():
@@ -334,6 +352,9 @@ def connect_signals():
 
 
 def _forbidden(request, message):
+    from cobuild import audit
+
+    audit.record_refusal(request, status=403, message=message)
     return render(request, "403.html", {"exception": message}, status=403)
 
 

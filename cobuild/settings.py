@@ -59,6 +59,9 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # A database error in a view → the Chinese 503 page (views the audit middleware runs
+    # inside its transaction reach handler500, which answers 503 for them too).
+    "cobuild.outage.DatabaseOutageMiddleware",
     # Identity rules after sign-in: timeouts, forced password change, second factor, admin area.
     "cobuild.security.SessionSecurityMiddleware",
     # Turns axes' lockout signal into the Chinese lockout page (wraps the response only).

@@ -10,6 +10,9 @@ admin.site.site_header = "互助共建管理平台 · 系统管理"
 admin.site.site_title = "互助共建管理平台"
 admin.site.index_title = "系统设置"
 
+# A database outage anywhere in a request answers 503 with a Chinese page (cobuild/outage.py).
+handler500 = "cobuild.outage.server_error"
+
 urlpatterns = [
     path("", include("reports.urls")),
     path("activities/", include("activities.urls")),

@@ -233,6 +233,30 @@ class CobuildUserAdmin(UserAdmin):
             fields += ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]
         return fields
 
+    def _guards_another_duty(self, request, obj):
+        """The security and audit administrators' accounts (password, powers, deletion) are out
+        of the system administrator's reach: otherwise the system administrator could reset
+        them and take their duties over."""
+        return (
+            obj is not None
+            and obj.pk != request.user.pk
+            and bool(
+                Assignment.objects.filter(
+                    user=obj, role__in=[Assignment.Role.SECURITY_ADMIN, Assignment.Role.AUDITOR]
+                ).exists()
+            )
+        )
+
+    def has_change_permission(self, request, obj=None):
+        if self._guards_another_duty(request, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if self._guards_another_duty(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if not change and obj.has_usable_password():

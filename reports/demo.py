@@ -863,7 +863,8 @@ def make_users(run):
         ("village_secretary", Role.SECRETARY, plan.helped.org, plan.helped.secretary.name),
         ("leader", Role.VIEWER, run.root, person_name(rng, male=True)),
         ("auditor", Role.AUDITOR, run.root, person_name(rng, male=False)),
-        ("admin", None, None, person_name(rng, male=True)),
+        # The system administrator by role, not a superuser: configuration, not the records.
+        ("admin", Role.SYSTEM_ADMIN, run.root, person_name(rng, male=True)),
     ]
     existing = {u.username: u for u in User.objects.filter(username__in=[s[0] for s in specs])}
     assignments = []
@@ -875,8 +876,7 @@ def make_users(run):
                 password=password,
                 last_name=name[:1],
                 first_name=name[1:],
-                is_staff=role is None,
-                is_superuser=role is None,
+                is_staff=role == Role.SYSTEM_ADMIN,
             )
             run.counts["users"] = run.counts.get("users", 0) + 1
         if role:

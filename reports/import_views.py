@@ -23,6 +23,8 @@ from django.utils import timezone
 from django.utils.encoding import escape_uri_path
 from django.views.decorators.http import require_GET, require_POST
 
+from cobuild import audit
+from cobuild.audit import reads_only
 from pairings import access
 from reports.importer import run_import, sha256_of
 from reports.importer.errors import error_workbook
@@ -79,6 +81,14 @@ def _forget_old_uploads(user, *, max_age=datetime.timedelta(days=1)):
 class UploadForm(forms.Form):
     file = forms.FileField(label="台账工作簿（.xlsx）")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = settings.COBUILD["IMPORT_MAX_BYTES"] / 1024 / 1024
+        self.fields["file"].help_text = (
+            f"按模板填写的 Excel 工作簿（.xlsx，不接受 .xls 和 .csv），不超过 {limit:.0f}MB。"
+            "上传后先预检，不会直接写入。"
+        )
+
     def clean_file(self):
         file = self.cleaned_data["file"]
         limit = settings.COBUILD["IMPORT_MAX_BYTES"]
@@ -118,6 +128,7 @@ def _preview(request, result, *, digest, filename, status=200):
 
 
 @require_POST
+@reads_only
 def import_upload(request):
     _require_staff(request.user)
     form = UploadForm(request.POST, request.FILES)
@@ -166,6 +177,9 @@ def import_errors(request, digest):
     if result.refused:
         raise Http404(result.refused)
     stamp = timezone.localtime().strftime("%Y%m%d%H%M")
+    audit.record_export(
+        request, what="ledger_errors", title="台账导入问题标注", rows=len(result.problems)
+    )
     return _download(error_workbook(data, result.problems), f"台账导入问题标注_{stamp}.xlsx")
 
 
@@ -187,4 +201,6 @@ def export_ledger(request):
     """导出台账: the user's organizations, members, pairings, activities and figures."""
     _require_staff(request.user)
     stamp = timezone.localtime().strftime("%Y%m%d")
-    return _download(export_workbook(request.user), f"共建台账导出_{stamp}.xlsx")
+    content = export_workbook(request.user)
+    audit.record_export(request, what="ledger", title="共建台账", rows=None)
+    return _download(content, f"共建台账导出_{stamp}.xlsx")

@@ -115,8 +115,16 @@ class NewReportForm(forms.Form):
         empty_label=None,
         help_text="全县、一个乡镇或机关工委：汇报其下所有共建对子的情况。",
     )
-    start = forms.DateField(label="起始日期", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="截止日期", widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        label="起始日期",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="半年汇报从1月1日起，全年汇报也从1月1日起。",
+    )
+    end = forms.DateField(
+        label="截止日期",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="半年汇报到6月30日，全年汇报到12月31日；还没到的日期，数据统计到今天。",
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
 
+from activities.models import Metric
 from pairings import access
 from pairings.models import Assignment, Member, Organization, Role
 from reports.models import SetupConfirmation, SetupStep
@@ -79,7 +80,7 @@ def pending(user):
 
 
 def checklist(county):
-    """The set-up steps for the county (five queries)."""
+    """The set-up steps for the county (six queries)."""
     below = Organization.objects.alive().filter(
         path__startswith=county.path, depth__gt=county.depth
     )
@@ -95,13 +96,16 @@ def checklist(county):
         staffed=Count(
             "pk",
             filter=Q(
-                pk__in=Assignment.objects.filter(role=Role.SECRETARY).values("organization_id")
+                pk__in=Assignment.objects.filter(role=Role.SECRETARY, user__is_active=True).values(
+                    "organization_id"
+                )
             ),
         ),
     )
     confirmed = set(
         SetupConfirmation.objects.filter(organization=county).values_list("step", flat=True)
     )
+    metrics = Metric.objects.filter(is_active=True).count()
     steps = [
         Step(
             "organizations",
@@ -139,7 +143,7 @@ def checklist(county):
             "metrics",
             "确认统计指标",
             SetupStep.METRICS in confirmed,
-            "已确认。" if SetupStep.METRICS in confirmed else "系统已预置 7 项指标，请核对。",
+            "已确认。" if SetupStep.METRICS in confirmed else f"已启用 {metrics} 项指标，请核对。",
             reverse("setup_metrics"),
             "核对活动成效要统计的指标和单位（人次、元、亩……）。",
         ),

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 from activities.compliance import regimes_with_rules
 from activities.models import Cadence, Metric
 from pairings import access
-from pairings.models import Organization, Role
+from pairings.models import Assignment, Organization, Role
 from reports import setup
 from reports.models import SetupConfirmation, SetupStep
 
@@ -71,7 +71,11 @@ def accounts(request):
         Organization.objects.filter(
             pk__in=pairings.values("helper_id").union(pairings.values("helped_id"))
         )
-        .exclude(assignments__role=Role.SECRETARY)
+        .exclude(
+            pk__in=Assignment.objects.filter(role=Role.SECRETARY, user__is_active=True).values(
+                "organization_id"
+            )
+        )
         .order_by("path")
     )
     return render(request, "reports/setup_accounts.html", {"missing": missing})

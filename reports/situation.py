@@ -711,7 +711,7 @@ def create_report(*, organization, start, end, by, today):
         kind=ReportVersion.Kind.DRAFTED,
         sections=drafted.sections,
         generated=drafted.generated,
-        note="根据数据起草",
+        note="",
         by=by,
     )
     return report

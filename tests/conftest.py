@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from django.conf import settings as django_settings
 from django.http import HttpRequest
@@ -80,3 +82,35 @@ def pytest_runtest_teardown(item, nextitem):
         if sqlite and nextitem is not None:
             with blocker.unblock(), connection.schema_editor() as editor:
                 install_protection(editor)
+
+
+# -- screenshots for the guides (docs/) ------------------------------------------------------------
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--screenshots",
+        metavar="DIR",
+        default=None,
+        help="save the guides' screenshots (tests/browser/test_guide_screens.py) into DIR",
+    )
+
+
+@pytest.fixture
+def guide_shots(request):
+    """`guide_shots(page, "name.png", ...)` saves a named screenshot into --screenshots DIR when
+    the option is given, and does nothing otherwise (the test's assertions run either way)."""
+    folder = request.config.getoption("--screenshots")
+
+    def save(page, name, *, locator=None, full_page=False):
+        if folder is None:
+            return
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        target = locator if locator is not None else page
+        if locator is not None:
+            target.screenshot(path=path / name, animations="disabled")
+        else:
+            target.screenshot(path=path / name, full_page=full_page, animations="disabled")
+
+    return save

@@ -469,6 +469,18 @@ def test_county_staff_enrol_then_every_page_waits_for_the_code(client, staff):
     assert client.get(reverse("otp_setup")).url.startswith(reverse("otp_verify"))
 
 
+def test_each_showing_of_the_enrolment_page_brings_a_new_key(client, staff):
+    sign_in(client, "county")
+    first = client.get(reverse("otp_setup")).context["secret"]
+    seen_earlier = TOTPDevice.objects.get(user=staff, confirmed=False)
+    second = client.get(reverse("otp_setup")).context["secret"]
+    assert first != second
+    # A code from the key shown first (say, to someone who knew the issued password) fails.
+    response = client.post(reverse("otp_setup"), {"code": code_for(seen_earlier), "next": "/"})
+    assert response.status_code == 400
+    assert not TOTPDevice.objects.filter(user=staff, confirmed=True).exists()
+
+
 def test_a_code_cannot_be_used_twice(client, staff):
     device = enrolled(staff)
     code = code_for(device)

@@ -209,6 +209,26 @@ class SmallCountyTests(TestCase):
         assert after == before
         assert Member.objects.get(code="M01").phone == "13800138001"  # kept, not masked
 
+    def test_a_phone_in_any_format_survives_its_masked_export(self):
+        self.imported()
+        Member.objects.filter(code="M01").update(phone="+8613812345678")
+        exported = export_workbook(self.staff)
+        assert load_workbook(io.BytesIO(exported))["党员"]["H2"].value == "+86****5678"
+        result = self.imported(exported)
+        assert result.ok and not result.plan.changes
+        assert Member.objects.get(code="M01").phone == "+8613812345678"
+
+    def test_an_unconfirmed_activity_with_the_same_key_is_a_problem_not_an_update(self):
+        self.imported()
+        meeting = Activity.objects.get(title="二季度联席会")
+        Activity.objects.filter(pk=meeting.pk).update(status=Activity.Status.DRAFT, imported=False)
+        before = snapshot()
+        result = run_import(filled_template(), "a.xlsx", user=self.staff)
+        assert not result.ok
+        assert any("尚未确认" in p.reason for p in result.problems)
+        assert snapshot() == before
+        assert Activity.objects.get(pk=meeting.pk).status == Activity.Status.DRAFT
+
     def test_export_includes_activities_logged_in_the_platform(self):
         self.imported()
         pairing = Pairing.objects.get(code="P01")

@@ -10,7 +10,7 @@ from django.contrib.sessions.models import Session
 
 from activities.models import Activity
 from cobuild.routers import ReportsRouter, reporting
-from pairings.models import Pairing
+from pairings.models import Assignment, Pairing
 from reports.models import SituationReport
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +59,7 @@ def test_the_router_sends_only_report_reads_of_domain_models_to_the_copy():
         assert router.db_for_read(Pairing) == "reports"
         assert router.db_for_read(SituationReport) is None  # the staff's saved texts
         assert router.db_for_read(Session) is None
+        assert router.db_for_read(Assignment) is None  # roles are read on the primary
         assert router.db_for_write(Activity) == "default"
     assert router.db_for_read(Pairing) is None
     assert router.allow_migrate("default", "activities")

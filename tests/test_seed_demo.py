@@ -27,7 +27,15 @@ from activities.models import (
     Rectification,
     Regime,
 )
-from pairings.models import Assignment, HelpPairing, Household, Member, Organization, Pairing
+from pairings.models import (
+    Assignment,
+    HelpPairing,
+    Household,
+    Member,
+    Organization,
+    Pairing,
+    Role,
+)
 from reports import demo
 from tests.factories import make_county
 
@@ -302,8 +310,8 @@ class DemoCountyTests(TestCase):
             assert self.client.login(username=username, password=demo.DEMO_PASSWORD), username
             self.client.logout()
         admin = User.objects.get(username="admin")
-        assert admin.is_staff and admin.is_superuser
-        assert not admin.assignments.exists()
+        assert admin.is_staff and not admin.is_superuser
+        assert list(admin.assignments.values_list("role", flat=True)) == [Role.SYSTEM_ADMIN]
         assert not User.objects.filter(username__in=DEMO_USERS, is_staff=True).exists()
         assert not User.objects.filter(first_name="").exists()
 
@@ -316,6 +324,7 @@ class DemoCountyTests(TestCase):
             "village_secretary": "secretary",
             "leader": "viewer",
             "auditor": "auditor",
+            "admin": "system_admin",
         }
         root = Organization.objects.get(kind="county")
         for username in ("county", "leader", "auditor"):

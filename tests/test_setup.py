@@ -68,7 +68,7 @@ class ChecklistTests(TestCase):
         SetupConfirmation.objects.create(
             organization=self.county, step=SetupStep.COMPLETE, confirmed_by=self.staff
         )
-        self.assertEqual(home_queries(), pending - 5)  # the checklist's own five queries
+        self.assertEqual(home_queries(), pending - 6)  # the checklist's own six queries
 
     def test_confirming_twice_keeps_one_confirmation(self):
         self.client.post(reverse("setup_regimes"))

@@ -537,14 +537,13 @@ class Planner:
             if existing is not None and not self.in_scope(existing.branch.path):
                 self.problem(row, "党员编号", "该党员编号已被您管辖范围以外的党员使用。")
                 continue
-            if phone and MASKED_PHONE.match(phone):
-                if existing is not None and existing.masked_phone == phone:
-                    phone = existing.phone  # an exported (masked) phone keeps the stored one
-                else:
-                    self.problem(
-                        row, "联系电话", "这是打码显示的号码，无法导入；请填写完整号码或留空。"
-                    )
-                    continue
+            if existing is not None and phone and phone == existing.masked_phone:
+                phone = existing.phone  # an exported (masked) phone keeps the stored one
+            elif phone and (MASKED_PHONE.match(phone) or "*" in phone):
+                self.problem(
+                    row, "联系电话", "这是打码显示的号码，无法导入；请填写完整号码或留空。"
+                )
+                continue
             elif phone:
                 try:
                     phone_validator(phone)
@@ -609,7 +608,8 @@ class Planner:
         self.trashed_client_ids = set()
         by_id = {}
         for part in chunks(ids, 500):
-            for activity in Activity.objects.filter(pairing_id__in=part).only(*ACTIVITY_FIELDS):
+            activities = Activity.objects.filter(pairing_id__in=part).only(*ACTIVITY_FIELDS)
+            for activity in activities.order_by("pk"):
                 if activity.deleted_at is not None:
                     if activity.imported:
                         self.trashed_client_ids.add(activity.client_id)
@@ -865,6 +865,15 @@ class Planner:
                 existing = self.db_activities.get(
                     (pairing.pk, day, regime.pk if regime else None, title)
                 )
+            if existing is not None and existing.status != Activity.Status.CONFIRMED:
+                # A secretary's entry still in the workflow is theirs to finish, not the ledger's.
+                self.problem(
+                    row,
+                    "活动主题",
+                    f"系统中已有同一条活动，状态为“{existing.get_status_display()}”，尚未确认；"
+                    "请先在系统中确认或删除它，再导入这一行。",
+                )
+                continue
             if existing is None:
                 client_id = activity_client_id(pairing.code, day, regime_code, title)
                 if client_id in self.trashed_client_ids:
@@ -1020,6 +1029,7 @@ ACTIVITY_FIELDS = (
     "imported",
     "client_id",
     "version",
+    "status",
 )
 
 
