@@ -148,7 +148,11 @@ def activity_new(request):
                 # Out of sight (in the trash, or someone else's id): still not logged twice,
                 # and nothing about that activity is told.
                 messages.info(request, "这条活动已经保存过，没有重复登记。")
-                existing = _already_saved(user, activity.client_id)
+                existing = (
+                    access.readable(user, Activity.objects.all())
+                    .filter(client_id=activity.client_id)
+                    .first()
+                )
                 return _saved(existing, wants_json, status=200)
             messages.success(request, "活动已提交，等待对方确认。" if submit else "已保存为草稿。")
             return _saved(activity, wants_json, status=201)
