@@ -3,7 +3,7 @@ import uuid
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from activities import workflow
@@ -67,6 +67,20 @@ def date_problem(user, pairing, day, *, label="活动日期", subject="的活动
     return None
 
 
+STALE_PAGE = "页面数据不完整或已被改动，请刷新页面后重新填写。"
+VILLAGERS_MAX = 10_000  # the same sanity bound as a record's 人次 figures
+UNLOCK_MAX_DAYS = 90  # an unlock reopens a period for a while, never for good
+
+
+def not_before_pairing(day, pairing, label):
+    """`day`, unless it lies before the pairing began (a year-0001 date, say)."""
+    if day and day < pairing.start_date:
+        raise ValidationError(
+            f"{label}不能早于共建对子的开始日期（{pairing.start_date:%Y年%-m月%-d日}）。"
+        )
+    return day
+
+
 class ParticipantsWidget(forms.CheckboxSelectMultiple):
     option_template_name = "activities/participant_option.html"
 
@@ -94,8 +108,11 @@ class ActivityForm(forms.ModelForm):
     evidence_kind = forms.ChoiceField(
         label="材料类型", choices=Evidence.Kind.choices, initial=Evidence.Kind.PHOTO, required=False
     )
-    client_id = forms.UUIDField(widget=forms.HiddenInput)
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # Written by the page itself: a bad value means a tampered or broken page, not a typo.
+    client_id = forms.UUIDField(widget=forms.HiddenInput, error_messages={"invalid": STALE_PAGE})
+    version = forms.IntegerField(
+        widget=forms.HiddenInput, required=False, error_messages={"invalid": STALE_PAGE}
+    )
 
     class Meta:
         model = Activity
@@ -123,6 +140,10 @@ class ActivityForm(forms.ModelForm):
         self.fields["regime"].queryset = Regime.objects.filter(is_active=True)
         self.fields["regime"].empty_label = "其他（不属于五项制度）"
         self.fields["date"].widget.attrs["max"] = timezone.localdate().isoformat()
+        self.fields["villager_count"].widget.attrs["max"] = VILLAGERS_MAX
+        self.fields["villager_count"].validators.append(
+            MaxValueValidator(VILLAGERS_MAX, f"参加群众人数不能超过 {VILLAGERS_MAX} 人，请核对。")
+        )
         if not self.is_bound and not self.instance.pk:
             self.initial.setdefault("date", timezone.localdate())
             self.initial.setdefault("client_id", uuid.uuid4())
@@ -242,11 +263,15 @@ class NeedForm(forms.ModelForm):
             "raised_on": "村里（或支部）提出这项需求的日期，不能晚于今天。",
         }
 
+    def __init__(self, *args, pairing, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pairing = pairing
+
     def clean_raised_on(self):
         day = self.cleaned_data["raised_on"]
         if day > timezone.localdate():
             raise ValidationError("提出日期不能晚于今天。")
-        return day
+        return not_before_pairing(day, self.pairing, "提出日期")
 
 
 class CommitmentForm(forms.ModelForm):
@@ -274,6 +299,9 @@ class CommitmentForm(forms.ModelForm):
         self.fields["amount"].min_value = 0
         self.fields["amount"].validators.append(MinValueValidator(0))
 
+    def clean_due_date(self):
+        return not_before_pairing(self.cleaned_data["due_date"], self.instance.pairing, "完成时限")
+
 
 class ProgressForm(forms.ModelForm):
     evidence = MultipleFileField(
@@ -299,6 +327,11 @@ class ProgressForm(forms.ModelForm):
         done_on = cleaned.get("done_on")
         if done_on and done_on > timezone.localdate():
             self.add_error("done_on", "办结日期不能晚于今天。")
+        elif done_on:
+            try:
+                not_before_pairing(done_on, self.instance.pairing, "办结日期")
+            except ValidationError as error:
+                self.add_error("done_on", error)
         existing = self.instance.evidence.count() if self.instance.pk else 0
         self.processed = process_files(self, cleaned.get("evidence") or [], existing=existing)
         return cleaned
@@ -326,8 +359,14 @@ class UnlockForm(forms.ModelForm):
 
     def clean_until(self):
         until = self.cleaned_data["until"]
-        if until < timezone.localdate():
+        today = timezone.localdate()
+        if until < today:
             raise ValidationError("解锁截止日期不能早于今天。")
+        latest = today + datetime.timedelta(days=UNLOCK_MAX_DAYS)
+        if until > latest:
+            raise ValidationError(
+                f"解锁最长{UNLOCK_MAX_DAYS}天：截止日期不能晚于{latest:%Y年%-m月%-d日}。"
+            )
         return until
 
 

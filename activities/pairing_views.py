@@ -226,7 +226,7 @@ def pairing_detail(request, pk):
 @require_http_methods(["GET", "POST"])
 def need_new(request, pk):
     pairing = _pairing(request.user, pk, write=True)
-    form = NeedForm(request.POST or None)
+    form = NeedForm(request.POST or None, pairing=pairing)
     if request.method == "POST" and form.is_valid():
         need = form.save(commit=False)
         need.pairing = pairing

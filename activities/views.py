@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.db.models import Count
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -377,7 +377,9 @@ def trash_list(request):
 def activity_restore(request, pk):
     if not access.is_county_staff(request.user):
         raise PermissionDenied("只有县委组织部可以恢复。")
-    activity = get_object_or_404(access.trashed(request.user, Activity.objects.all()), pk=pk)
+    activity = access.get_in_scope(
+        request.user, access.trashed(request.user, Activity.objects.all()), pk=pk
+    )
     try:
         workflow.restore_activity(activity=activity, by=request.user)
     except IntegrityError:

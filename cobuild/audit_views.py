@@ -60,9 +60,11 @@ class AuditFilterForm(forms.Form):
         if data["outcome"]:
             events = events.filter(outcome=data["outcome"])
         day = datetime.timedelta(days=1)
-        if data["date_from"]:
+        # The calendar's first and last days mean "from the start" and "to the end": their
+        # midnights in UTC would fall outside the years a datetime can hold.
+        if data["date_from"] and data["date_from"] > datetime.date.min + day:
             events = events.filter(time__gte=_local_midnight(data["date_from"]))
-        if data["date_to"]:
+        if data["date_to"] and data["date_to"] < datetime.date.max - day:
             events = events.filter(time__lt=_local_midnight(data["date_to"] + day))
         return events
 

@@ -234,8 +234,19 @@ def get_for_user(user, queryset, *, write=False, **lookup):
 
     Either refusal is written to the audit log before it is raised.
     """
+    obj = get_in_scope(user, readable(user, queryset), **lookup)
+    if write and not writable(user, queryset).filter(pk=obj.pk).exists():
+        audit.record_refusal(status=403, user=user, obj=obj)
+        raise PermissionDenied("您只能查看，无权修改。")
+    return obj
+
+
+def get_in_scope(user, queryset, **lookup):
+    """One object of a queryset already narrowed to what the user may reach, else a 404 that is
+    written to the audit log (for objects outside the pairing and organization rules: reports,
+    the trash, one's own reminders and imports)."""
     try:
-        obj = get_object_or_404(readable(user, queryset), **lookup)
+        return get_object_or_404(queryset, **lookup)
     except Http404:
         audit.record_refusal(
             status=404,
@@ -245,10 +256,6 @@ def get_for_user(user, queryset, *, write=False, **lookup):
             object_repr=str(queryset.model._meta.verbose_name),
         )
         raise
-    if write and not writable(user, queryset).filter(pk=obj.pk).exists():
-        audit.record_refusal(status=403, user=user, obj=obj)
-        raise PermissionDenied("您只能查看，无权修改。")
-    return obj
 
 
 def supervising_org_id(user, pairing):

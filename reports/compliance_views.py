@@ -19,6 +19,11 @@ from pairings.models import Organization
 from reports.xlsx import workbook_response
 
 MATRIX_PAGE = 50
+# The dates a query may name, and its longest span: beyond them the arithmetic would run for
+# minutes (or past the year 9999) for no reader.
+EARLIEST = datetime.date(2000, 1, 1)
+LATEST = datetime.date(2099, 12, 31)
+MAX_DAYS = 5 * 366
 
 
 class ComplianceFilter(forms.Form):
@@ -52,11 +57,19 @@ class ComplianceFilter(forms.Form):
             *[(r.code, r.name) for r in self.regimes],
         ]
 
+    span_message = "查询期间最长5年，请缩短起止日期。"
+
     def clean(self):
         cleaned = super().clean()
+        for name in ("start", "end"):
+            day = cleaned.get(name)
+            if day and not EARLIEST <= day <= LATEST:
+                self.add_error(name, f"日期须在{EARLIEST.year}年至{LATEST.year}年之间。")
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and start > end:
             self.add_error("end", "截止日期不能早于起始日期。")
+        elif start and ((end or max(self.today, start)) - start).days > MAX_DAYS:
+            self.add_error("end" if end else "start", self.span_message)
         return cleaned
 
     @property

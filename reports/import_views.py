@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.encoding import escape_uri_path
 from django.views.decorators.http import require_GET, require_POST
@@ -186,7 +186,7 @@ def import_errors(request, digest):
 @require_GET
 def import_result(request, pk):
     _require_staff(request.user)
-    run = get_object_or_404(ImportRun, pk=pk, user=request.user)
+    run = access.get_in_scope(request.user, ImportRun.objects.filter(user=request.user), pk=pk)
     return render(request, "reports/import_result.html", {"run": run})
 
 

@@ -3,9 +3,10 @@
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from pairings import access
 from reports.models import Notification, NotificationPreference
 
 PAGE_SIZE = 30
@@ -44,7 +45,9 @@ def notification_list(request):
 @require_POST
 def notification_read(request, pk):
     """Mark one of the user's own reminders read (someone else's is a 404)."""
-    notification = get_object_or_404(Notification, pk=pk, user=request.user)
+    notification = access.get_in_scope(
+        request.user, Notification.objects.filter(user=request.user), pk=pk
+    )
     Notification.objects.filter(pk=notification.pk).mark_read()
     return redirect("notifications")
 

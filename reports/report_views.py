@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.encoding import escape_uri_path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,6 +22,7 @@ from cobuild import audit
 from pairings import access
 from pairings.models import Organization
 from reports import situation
+from reports.compliance_views import EARLIEST, LATEST, MAX_DAYS
 from reports.models import ReportVersion, SituationReport
 from reports.xlsx import workbook_response
 
@@ -49,8 +50,8 @@ def _readable_reports(user):
 
 def _get_report(user, pk, *, write=False):
     _require_reader(user)
-    report = get_object_or_404(
-        _readable_reports(user).select_related("organization", "created_by"), pk=pk
+    report = access.get_in_scope(
+        user, _readable_reports(user).select_related("organization", "created_by"), pk=pk
     )
     if write and not _can_write(user, report.organization):
         raise PermissionDenied("您只能查看这份汇报，无权修改。")
@@ -132,9 +133,15 @@ class NewReportForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        for name in ("start", "end"):
+            day = cleaned.get(name)
+            if day and not EARLIEST <= day <= LATEST:
+                self.add_error(name, f"日期须在{EARLIEST.year}年至{LATEST.year}年之间。")
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and start > end:
             self.add_error("end", "截止日期不能早于起始日期。")
+        elif start and end and (end - start).days > MAX_DAYS:
+            self.add_error("end", "汇报期间最长5年，请缩短起止日期。")
         return cleaned
 
 
@@ -488,7 +495,8 @@ def report_restore(request, pk):
     _require_reader(request.user)
     if not access.is_county_staff(request.user):
         raise PermissionDenied("只有县委组织部可以从回收站恢复。")
-    report = get_object_or_404(
+    report = access.get_in_scope(
+        request.user,
         SituationReport.objects.trashed().filter(
             organization__in=_scope_choices(request.user).values("pk")
         ),

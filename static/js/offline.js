@@ -297,7 +297,11 @@
 
   function showErrors(result) {
     clearErrors();
-    var general = (result.errors.__all__ || []).join(" ");
+    // Errors with no field to show them beside (the form's own, a hidden field's) go on top.
+    var general = Object.keys(result.errors)
+      .filter(function (name) { return name === "__all__" || !fieldBox(name); })
+      .map(function (name) { return result.errors[name].join(" "); })
+      .join(" ");
     var alert = say((result.message || "请修改下面标出的内容后再保存。") + (general ? " " + general : ""), "error");
     Object.keys(result.errors).forEach(function (name) {
       var box = fieldBox(name);
