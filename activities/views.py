@@ -1,11 +1,12 @@
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.db.models import Count
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -109,11 +110,22 @@ def activity_new(request):
         raise Http404("没有这个共建对子。")
     pairing = access.get_for_user(user, Pairing.objects.with_branches(), write=True, pk=pairing_id)
     form = ActivityForm(request.POST or None, request.FILES or None, user=user, pairing=pairing)
+    wants_json = "application/json" in request.headers.get("Accept", "")
     if request.method == "POST":
+        sender = request.headers.get("X-Cobuild-User")
+        if wants_json and sender and sender != str(user.pk):
+            # Queued on this phone under another account: never log it under this one.
+            return JsonResponse(
+                {
+                    "status": "wrong_user",
+                    "message": "这条记录是用另一个账号填写的，请用该账号登录后发送。",
+                },
+                status=409,
+            )
         existing = _already_saved(user, form.data.get("client_id"))
         if existing is not None:
             messages.info(request, "这条活动已经保存过，没有重复登记。")
-            return redirect(existing)
+            return _saved(existing, wants_json, status=200)
         if form.is_valid():
             activity = form.save(commit=False)
             activity.client_id = form.cleaned_data["client_id"]
@@ -131,15 +143,56 @@ def activity_new(request):
                 )
             except IntegrityError:
                 # The same form posted twice at once: the first one won.
-                existing = Activity.objects.filter(client_id=activity.client_id).first()
-                if existing is None:
+                if not Activity.objects.filter(client_id=activity.client_id).exists():
                     raise
-                return redirect(existing)
+                # Out of sight (in the trash, or someone else's id): still not logged twice,
+                # and nothing about that activity is told.
+                messages.info(request, "这条活动已经保存过，没有重复登记。")
+                existing = (
+                    access.readable(user, Activity.objects.all())
+                    .filter(client_id=activity.client_id)
+                    .first()
+                )
+                return _saved(existing, wants_json, status=200)
             messages.success(request, "活动已提交，等待对方确认。" if submit else "已保存为草稿。")
-            return redirect(activity)
+            return _saved(activity, wants_json, status=201)
+        if wants_json:
+            return JsonResponse(
+                {
+                    "status": "invalid",
+                    "message": "请修改下面标出的内容后再保存。",
+                    "errors": {
+                        name: [error["message"] for error in errors]
+                        for name, errors in form.errors.get_json_data().items()
+                    },
+                    "labels": {name: str(field.label) for name, field in form.fields.items()},
+                },
+                status=400,
+            )
+    limits = settings.COBUILD
     return render(
-        request, "activities/activity_form.html", {"form": form, "pairing": pairing, "new": True}
+        request,
+        "activities/activity_form.html",
+        {
+            "form": form,
+            "pairing": pairing,
+            "new": True,
+            "max_bytes": limits["EVIDENCE_MAX_BYTES"],
+            "max_files": limits["EVIDENCE_MAX_FILES"],
+        },
     )
+
+
+def _saved(activity, wants_json, *, status):
+    """Where a saved (or already saved) new activity sends the browser: a redirect, or for the
+    offline outbox's fetch() a small JSON answer naming the activity (None: one out of sight)."""
+    url = activity.get_absolute_url() if activity else reverse("activities:list")
+    if not wants_json:
+        return redirect(url)
+    answer = {"status": "created" if status == 201 else "duplicate", "url": url}
+    if activity:
+        answer.update(id=activity.pk, client_id=str(activity.client_id))
+    return JsonResponse(answer, status=status)
 
 
 def _already_saved(user, client_id):

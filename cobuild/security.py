@@ -377,6 +377,10 @@ class SessionSecurityMiddleware:
         in_admin = path.startswith(reverse("admin:index"))
         if in_admin and not admin_address_allowed(request):
             return _forbidden(request, "系统管理只能从指定的网络地址访问。")
+        if path == reverse("service_worker"):
+            # The offline service worker's script (activities/views_offline.py): no one's data,
+            # fetched by the browser itself, so neither a visit nor anything to redirect.
+            return None
         user = request.user
         if not user.is_authenticated:
             return None

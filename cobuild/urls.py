@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.decorators.debug import sensitive_post_parameters
 
+from activities.views_offline import service_worker
 from cobuild import account_views
 
 admin.site.site_header = "互助共建管理平台 · 系统管理"
@@ -27,4 +28,5 @@ urlpatterns = [
     path("accounts/otp/", account_views.OtpVerifyView.as_view(), name="otp_verify"),
     path("accounts/otp/setup/", account_views.OtpSetupView.as_view(), name="otp_setup"),
     path("admin/", admin.site.urls),
+    path("sw.js", service_worker, name="service_worker"),
 ]
