@@ -114,6 +114,13 @@ class ActivityForm(forms.ModelForm):
         widget=forms.HiddenInput, required=False, error_messages={"invalid": STALE_PAGE}
     )
 
+    summary = forms.CharField(
+        label="活动内容",
+        required=False,
+        max_length=5000,  # a page and more of text; the model's TextField has no limit
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
     class Meta:
         model = Activity
         fields = [
@@ -127,7 +134,6 @@ class ActivityForm(forms.ModelForm):
         ]
         widgets = {
             "date": forms.DateInput(attrs={"type": "date"}),
-            "summary": forms.Textarea(attrs={"rows": 4}),
             "villager_count": forms.NumberInput(attrs={"min": 0, "inputmode": "numeric"}),
         }
         help_texts = {"villager_count": "参加活动的群众人数，没有填 0。"}

@@ -79,8 +79,11 @@ class CodeForm(forms.Form):
 
 
 def _state(user):
-    state, _ = UserSecurity.objects.get_or_create(user=user)
-    return state
+    """The user's sign-in state, locked for the rest of the request (a POST runs in one
+    transaction): wrong codes sent in parallel each count."""
+    UserSecurity.objects.get_or_create(user=user)
+    with transaction.atomic():
+        return UserSecurity.objects.select_for_update().get(user=user)
 
 
 def _locked_until(state):

@@ -66,6 +66,7 @@ BAD_ACTIVITY_INPUT = [
     ("title-nul", {"title": "学习\x00党章"}, "title", "空字符"),
     ("title-1mb", {"title": "长" * 1_000_000}, "title", "不超过 200 字符"),
     ("place-1mb", {"place": "x" * 1_000_000}, "place", "不超过 100 字符"),
+    ("summary-1mb", {"summary": "长" * 1_000_000}, "summary", "不超过 5000 字符"),
     ("title-empty", {"title": "   "}, "title", "这个字段是必填项"),
     ("villagers-negative", {"villager_count": "-1"}, "villager_count", "大于或等于0"),
     ("villagers-huge", {"villager_count": str(10**12)}, "villager_count", "不能超过 10000 人"),
