@@ -64,6 +64,12 @@ class OrganizationQuerySet(MP_NodeQuerySet, TrashQuerySet):
     def branches(self):
         return self.filter(kind__in=Organization.BRANCH_KINDS)
 
+    def paired_in(self, pairings):
+        """The branches on either side of any of `pairings` (a queryset)."""
+        return self.filter(
+            Q(pk__in=pairings.values("helper_id")) | Q(pk__in=pairings.values("helped_id"))
+        )
+
     def under(self, *orgs):
         """Everything under any of `orgs`, the orgs included: one indexed prefix query."""
         q = Q(pk__in=[])

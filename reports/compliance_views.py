@@ -26,7 +26,27 @@ LATEST = datetime.date(2099, 12, 31)
 MAX_DAYS = 5 * 366
 
 
-class ComplianceFilter(forms.Form):
+class BoundedRange:
+    """A form's `start` and `end` dates: within EARLIEST–LATEST, in order, and at most MAX_DAYS
+    apart (an open end runs to today). Mixed into the compliance, dashboard and report forms."""
+
+    span_message = "查询期间最长5年，请缩短起止日期。"
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("start", "end"):
+            day = cleaned.get(name)
+            if day and not EARLIEST <= day <= LATEST:
+                self.add_error(name, f"日期须在{EARLIEST.year}年至{LATEST.year}年之间。")
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            self.add_error("end", "截止日期不能早于起始日期。")
+        elif start and ((end or max(timezone.localdate(), start)) - start).days > MAX_DAYS:
+            self.add_error("end" if end else "start", self.span_message)
+        return cleaned
+
+
+class ComplianceFilter(BoundedRange, forms.Form):
     org = forms.ModelChoiceField(
         label="范围", queryset=None, required=False, empty_label="我的全部范围"
     )
@@ -56,21 +76,6 @@ class ComplianceFilter(forms.Form):
             ("", "全部制度"),
             *[(r.code, r.name) for r in self.regimes],
         ]
-
-    span_message = "查询期间最长5年，请缩短起止日期。"
-
-    def clean(self):
-        cleaned = super().clean()
-        for name in ("start", "end"):
-            day = cleaned.get(name)
-            if day and not EARLIEST <= day <= LATEST:
-                self.add_error(name, f"日期须在{EARLIEST.year}年至{LATEST.year}年之间。")
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and start > end:
-            self.add_error("end", "截止日期不能早于起始日期。")
-        elif start and ((end or max(self.today, start)) - start).days > MAX_DAYS:
-            self.add_error("end" if end else "start", self.span_message)
-        return cleaned
 
     @property
     def values(self):

@@ -77,9 +77,7 @@ def compute(pairings, start, end, *, today, organizations=None):
     running = pairings.filter(start_date__lte=end).filter(
         Q(end_date__isnull=True) | Q(end_date__gte=start)
     )
-    branches = Organization.objects.filter(
-        Q(pk__in=running.values("helper_id")) | Q(pk__in=running.values("helped_id"))
-    )
+    branches = Organization.objects.paired_in(running)
     branch_counts = branches.aggregate(
         organ=Count("pk", filter=Q(sector=Organization.Sector.ORGAN)),
         village=Count("pk", filter=~Q(sector=Organization.Sector.ORGAN)),

@@ -22,7 +22,7 @@ from cobuild import audit
 from pairings import access
 from pairings.models import Organization
 from reports import situation
-from reports.compliance_views import EARLIEST, LATEST, MAX_DAYS
+from reports.compliance_views import BoundedRange
 from reports.models import ReportVersion, SituationReport
 from reports.xlsx import workbook_response
 
@@ -109,7 +109,9 @@ def report_list(request):
     )
 
 
-class NewReportForm(forms.Form):
+class NewReportForm(BoundedRange, forms.Form):
+    span_message = "汇报期间最长5年，请缩短起止日期。"
+
     organization = forms.ModelChoiceField(
         label="汇报范围",
         queryset=None,
@@ -130,19 +132,6 @@ class NewReportForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["organization"].queryset = _scope_choices(user)
-
-    def clean(self):
-        cleaned = super().clean()
-        for name in ("start", "end"):
-            day = cleaned.get(name)
-            if day and not EARLIEST <= day <= LATEST:
-                self.add_error(name, f"日期须在{EARLIEST.year}年至{LATEST.year}年之间。")
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and start > end:
-            self.add_error("end", "截止日期不能早于起始日期。")
-        elif start and end and (end - start).days > MAX_DAYS:
-            self.add_error("end", "汇报期间最长5年，请缩短起止日期。")
-        return cleaned
 
 
 @require_http_methods(["GET", "POST"])

@@ -79,6 +79,13 @@ def pending(user):
     return result
 
 
+def staffed_branch_ids():
+    """The branches some active secretary (or liaison) can sign in for."""
+    return Assignment.objects.filter(role=Role.SECRETARY, user__is_active=True).values(
+        "organization_id"
+    )
+
+
 def checklist(county):
     """The set-up steps for the county (six queries)."""
     below = Organization.objects.alive().filter(
@@ -89,18 +96,8 @@ def checklist(county):
     )
     members = Member.objects.alive().filter(branch__path__startswith=county.path).count()
     pairings = access.pairings_under(county)
-    paired = Organization.objects.filter(
-        Q(pk__in=pairings.values("helper_id")) | Q(pk__in=pairings.values("helped_id"))
-    ).aggregate(
-        branches=Count("pk"),
-        staffed=Count(
-            "pk",
-            filter=Q(
-                pk__in=Assignment.objects.filter(role=Role.SECRETARY, user__is_active=True).values(
-                    "organization_id"
-                )
-            ),
-        ),
+    paired = Organization.objects.paired_in(pairings).aggregate(
+        branches=Count("pk"), staffed=Count("pk", filter=Q(pk__in=staffed_branch_ids()))
     )
     confirmed = set(
         SetupConfirmation.objects.filter(organization=county).values_list("step", flat=True)

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 from activities.compliance import regimes_with_rules
 from activities.models import Cadence, Metric
 from pairings import access
-from pairings.models import Assignment, Organization, Role
+from pairings.models import Organization
 from reports import setup
 from reports.models import SetupConfirmation, SetupStep
 
@@ -68,14 +68,8 @@ def accounts(request):
     county = _county(request)
     pairings = access.pairings_under(county)
     missing = (
-        Organization.objects.filter(
-            pk__in=pairings.values("helper_id").union(pairings.values("helped_id"))
-        )
-        .exclude(
-            pk__in=Assignment.objects.filter(role=Role.SECRETARY, user__is_active=True).values(
-                "organization_id"
-            )
-        )
+        Organization.objects.paired_in(pairings)
+        .exclude(pk__in=setup.staffed_branch_ids())
         .order_by("path")
     )
     return render(request, "reports/setup_accounts.html", {"missing": missing})
