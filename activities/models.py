@@ -924,3 +924,85 @@ class Commitment(Trashable):
         return self.status in (self.Status.PLANNED, self.Status.IN_PROGRESS) and (
             self.due_date < timezone.localdate()
         )
+
+
+# Summaries ----------------------------------------------------------------------------------------
+# Derived tables that the database keeps current in the same transaction as every write to the
+# rows they count (triggers installed by activities/summaries.py); `manage.py rebuild_summaries`
+# recomputes them from scratch. Only counted activities (submitted or confirmed, out of the trash)
+# are summed. No history, no foreign-key constraints: they are a cache that SQL can aggregate.
+
+
+class ActivitySummary(models.Model):
+    """Counted activities of a pairing by regime, category and month."""
+
+    pairing = models.ForeignKey(
+        Pairing, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    regime = models.ForeignKey(
+        Regime, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    category = models.CharField(max_length=20)
+    month = models.DateField()  # the first day of the month
+    activities = models.PositiveIntegerField()
+    on_time = models.PositiveIntegerField()
+    villagers = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = "活动月度汇总"
+        verbose_name_plural = "活动月度汇总"
+        indexes = [
+            models.Index(fields=["pairing", "month"], name="activity_summary_pairing"),
+            models.Index(fields=["month"], name="activity_summary_month"),
+        ]
+
+    def __str__(self):
+        return f"{self.pairing_id} {self.month:%Y-%m} {self.regime_id} {self.category}"
+
+
+class OutcomeSummary(models.Model):
+    """Outcome totals of a pairing's counted activities by metric and month."""
+
+    pairing = models.ForeignKey(
+        Pairing, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    metric = models.ForeignKey(
+        Metric, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    month = models.DateField()
+    total = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        verbose_name = "成效月度汇总"
+        verbose_name_plural = "成效月度汇总"
+        indexes = [
+            models.Index(fields=["pairing", "month"], name="outcome_summary_pairing"),
+            models.Index(fields=["month"], name="outcome_summary_month"),
+        ]
+
+    def __str__(self):
+        return f"{self.pairing_id} {self.month:%Y-%m} {self.metric_id}"
+
+
+class ParticipantYear(models.Model):
+    """The months of a year in which a member took part in a counted activity: bit m-1 of
+    `months` is set for month m. Twelve months of participations in one row, so "who took part
+    between these months" is a bit test over one row per member, not a distinct count over every
+    attendance."""
+
+    member = models.ForeignKey(
+        Member, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    year = models.PositiveSmallIntegerField()
+    months = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = "党员年度参加月份"
+        verbose_name_plural = "党员年度参加月份"
+        constraints = [
+            models.UniqueConstraint(fields=["member", "year"], name="participant_year_unique")
+        ]
+        indexes = [models.Index(fields=["year", "member"], name="participant_year_year")]
+
+    def __str__(self):
+        return f"{self.member_id} {self.year} {self.months:012b}"
