@@ -9,11 +9,9 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import CharField, Count, Q
-from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
-from activities.models import Activity, Cadence, Regime, RegimeCadence
+from activities.models import ActivitySummary, Cadence, Regime, RegimeCadence
 from activities.periods import Period
 from pairings.models import PairingSuspension
 
@@ -286,11 +284,11 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None, starts=None
     }
     first = min((ps[0][0].start for ps in plan.values() if ps), default=start)
     last = max((ps[-1][0].end for ps in plan.values() if ps), default=end)
-    # Count per pairing, regime and month in SQL ("YYYY-MM" cut from the ISO date: no per-row
-    # function calls), then add the months up into each regime's periods.
+    # Counts per pairing, regime and month from the summaries (periods are whole months),
+    # added up into each regime's periods.
     counts = {}
     if by_pk and regimes:
-        period_of_month = {  # regime id → "YYYY-MM" → index of its period in the plan
+        period_of_month = {  # regime id → first day of a month → index of its period
             regime.pk: {
                 month: index
                 for index, (period, _) in enumerate(plan[regime.pk])
@@ -299,22 +297,19 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None, starts=None
             for regime, _ in regimes
         }
         rows = (
-            Activity.objects.counted()
-            .filter(
+            ActivitySummary.objects.filter(
                 pairing__in=pairings.values("pk"),
                 regime__in=[r.pk for r, _ in regimes],
-                date__range=(first, last),
+                month__range=(first, last),
             )
-            .annotate(month=Substr(Cast("date", CharField()), 1, 7))
-            .values("pairing_id", "regime_id", "month")
-            .annotate(n=Count("pk"), on_time=Count("pk", filter=Q(on_time=True)))
+            .values_list("pairing_id", "regime_id", "month", "activities", "on_time")
             .order_by()
         )
-        for row in rows:
-            index = period_of_month[row["regime_id"]].get(row["month"])
-            key = (row["pairing_id"], row["regime_id"], index)
-            n, t = counts.get(key, (0, 0))
-            counts[key] = (n + row["n"], t + row["on_time"])
+        for pairing_id, regime_id, month, n, on_time in rows:
+            index = period_of_month[regime_id].get(month)
+            key = (pairing_id, regime_id, index)
+            done, timely = counts.get(key, (0, 0))
+            counts[key] = (done + n, timely + on_time)
     cells = []
     active = {}  # (pairing id, period) → ran all through it; monthly regimes share periods
     for regime, _ in regimes:
@@ -340,10 +335,10 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None, starts=None
 
 
 def _months_in(period):
-    """The "YYYY-MM" codes of the months a period spans."""
+    """The first days of the months a period spans."""
     day = period.start
     while day <= period.end:
-        yield f"{day:%Y-%m}"
+        yield day
         day = (day + datetime.timedelta(days=32)).replace(day=1)
 
 

@@ -352,3 +352,126 @@ def month_split(start, end):
     if last < last_month_start:
         edges.append((last_month_start, end))
     return (first, last), edges
+
+
+def _live_months(start_end_pairs):
+    """The Q of the odd days at either end of a range."""
+    from django.db.models import Q
+
+    q = Q()
+    for first, last in start_end_pairs:
+        q |= Q(date__range=(first, last))
+    return q
+
+
+def activity_counts(pairings, start, end, fields):
+    """{key: [activities, on time, villagers]} of the counted activities of `pairings` (a
+    queryset of pairings) from `start` to `end`, the key being the values of `fields` (some of
+    "pairing_id", "regime_id", "category", "month"; month as its first day).
+
+    Whole months come from ActivitySummary; the odd days at either end from the activities.
+    """
+    from django.db.models import CharField, Count, Q, Sum
+    from django.db.models.functions import Cast, Substr
+
+    from activities.models import Activity, ActivitySummary
+
+    whole, edges = month_split(start, end)
+    totals = {}
+
+    def add(key, n, on_time, villagers):
+        row = totals.setdefault(key, [0, 0, 0])
+        row[0] += n
+        row[1] += on_time or 0
+        row[2] += villagers or 0
+
+    if whole:
+        rows = (
+            ActivitySummary.objects.filter(pairing__in=pairings.values("pk"), month__range=whole)
+            .values_list(*fields)
+            .annotate(Sum("activities"), Sum("on_time"), Sum("villagers"))
+            .order_by()
+        )
+        for *key, n, on_time, villagers in rows:
+            add(tuple(key), n, on_time, villagers)
+    if edges:
+        live = [f for f in fields if f != "month"]
+        rows = (
+            Activity.objects.counted()
+            .filter(_live_months(edges), pairing__in=pairings.values("pk"))
+            .annotate(ym=Substr(Cast("date", CharField()), 1, 7))
+            .values_list(*live, "ym")
+            .annotate(Count("pk"), Count("pk", filter=Q(on_time=True)), Sum("villager_count"))
+            .order_by()
+        )
+        for *key, ym, n, on_time, villagers in rows:
+            month = datetime.date(int(ym[:4]), int(ym[5:7]), 1)
+            values = dict(zip(live, key, strict=True), month=month)
+            add(tuple(values[f] for f in fields), n, on_time, villagers)
+    return totals
+
+
+def outcome_totals(pairings, start, end):
+    """{metric id: total} of the outcomes of the counted activities of `pairings`."""
+    from django.db.models import Sum
+
+    from activities.models import Activity, Outcome, OutcomeSummary
+
+    whole, edges = month_split(start, end)
+    totals = {}
+    if whole:
+        rows = (
+            OutcomeSummary.objects.filter(pairing__in=pairings.values("pk"), month__range=whole)
+            .values_list("metric_id")
+            .annotate(Sum("total"))
+            .order_by()
+        )
+        totals.update(rows)
+    if edges:
+        activities = Activity.objects.counted().filter(
+            _live_months(edges), pairing__in=pairings.values("pk")
+        )
+        rows = (
+            Outcome.objects.filter(activity__in=activities.values("pk"))
+            .values_list("metric_id")
+            .annotate(Sum("value"))
+            .order_by()
+        )
+        for metric_id, total in rows:
+            totals[metric_id] = totals.get(metric_id, 0) + total
+    return {k: Decimal(v).quantize(Decimal("0.01")) for k, v in totals.items()}
+
+
+def participants(members, start, end):
+    """How many of `members` (a queryset) took part in a counted activity from start to end.
+
+    Whole months are a bit test on ParticipantYear (one row per member and year); the odd days
+    at either end are read from the participations, and the two lists are united in SQL.
+    """
+    from django.db.models import F, Q
+
+    from activities.models import Activity, ParticipantYear, Participation
+
+    whole, edges = month_split(start, end)
+    member_ids = members.values("pk")
+    parts = []
+    if whole:
+        first, last = whole
+        rows = ParticipantYear.objects.filter(member__in=member_ids)
+        condition = Q()
+        for year in range(first.year, last.year + 1):
+            low = first.month if year == first.year else 1
+            high = last.month if year == last.year else 12
+            rows = rows.alias(**{f"in_{year}": F("months").bitand((1 << high) - (1 << (low - 1)))})
+            condition |= Q(year=year) & ~Q(**{f"in_{year}": 0})
+        parts.append(rows.filter(condition).values("member_id"))
+    if edges:
+        activities = Activity.objects.counted().filter(_live_months(edges))
+        parts.append(
+            Participation.objects.filter(
+                member__in=member_ids, activity__in=activities.values("pk")
+            ).values("member_id")
+        )
+    if len(parts) == 1:
+        return parts[0].distinct().count()
+    return parts[0].union(parts[1]).count()

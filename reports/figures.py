@@ -7,16 +7,13 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import CharField, Count, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Cast, Substr
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 
-from activities import compliance
+from activities import compliance, summaries
 from activities.models import (
     Activity,
     Commitment,
     Metric,
-    Outcome,
-    Participation,
     PeriodFigure,
     Rectification,
 )
@@ -82,48 +79,26 @@ def compute(pairings, start, end, *, today, organizations=None):
         organ=Count("pk", filter=Q(sector=Organization.Sector.ORGAN)),
         village=Count("pk", filter=~Q(sector=Organization.Sector.ORGAN)),
     )
-    activities = Activity.objects.counted().filter(
-        pairing__in=pairing_ids, date__range=(start, end)
-    )
-    # One grouped pass over the activities gives the totals, regimes, categories and months
-    # ("YYYY-MM" cut from the ISO date, so SQLite calls no function per row).
-    grouped = (
-        activities.annotate(month=Substr(Cast("date", CharField()), 1, 7))
-        .values("regime_id", "category", "month")
-        .annotate(n=Count("pk"), villagers=Sum("villager_count"))
-        .order_by()
-    )
+    # One grouped pass over the summaries gives the totals, regimes, categories and months.
     regime_rows, category_rows, month_rows = {}, {}, {}
     total = villagers = 0
-    for row in grouped:
-        total += row["n"]
-        villagers += row["villagers"] or 0
-        regime_rows[row["regime_id"]] = regime_rows.get(row["regime_id"], 0) + row["n"]
-        category_rows[row["category"]] = category_rows.get(row["category"], 0) + row["n"]
-        month_rows[row["month"]] = month_rows.get(row["month"], 0) + row["n"]
+    grouped = summaries.activity_counts(pairings, start, end, ("regime_id", "category", "month"))
+    for (regime_id, category, month), (n, _, v) in grouped.items():
+        total += n
+        villagers += v
+        regime_rows[regime_id] = regime_rows.get(regime_id, 0) + n
+        category_rows[category] = category_rows.get(category, 0) + n
+        month_rows[month] = month_rows.get(month, 0) + n
     members = Member.objects.alive().filter(branch__in=branches.values("pk"))
     member_total = members.count()
-    # Participants always belong to their pairing's branches (a form and import rule), so the
-    # members of the activities in range need only be out of the trash.
-    took_part = (
-        Participation.objects.filter(
-            activity__in=activities.values("pk"), member__deleted_at__isnull=True
-        )
-        .values("member_id")
-        .distinct()
-        .count()
-    )
+    # Participants always belong to their pairing's branches (a form and import rule).
+    took_part = summaries.participants(members, start, end)
     evaluation = compliance.evaluate(pairings, start, end, today=today)
     regimes = [r for r, _ in compliance.regimes_with_rules()]
     by_regime = [(r, regime_rows.get(r.pk, 0)) for r in regimes]
     by_regime.append((None, regime_rows.get(None, 0)))
     metrics = list(Metric.objects.filter(is_active=True))
-    flows = dict(
-        Outcome.objects.filter(activity__in=activities.values("pk"))
-        .values("metric_id")
-        .annotate(total=Sum("value"))
-        .values_list("metric_id", "total")
-    )
+    flows = summaries.outcome_totals(pairings, start, end)
     entered = _period_figures(organizations, start, end) if organizations is not None else {}
     outcomes = [
         OutcomeTotal(m, (flows.get(m.pk) or Decimal(0)) + entered.get(m.pk, Decimal(0)))
@@ -200,6 +175,6 @@ def _every_month(start, end, counts):
     months = []
     day = start.replace(day=1)
     while day <= end:
-        months.append((day, counts.get(f"{day:%Y-%m}", 0)))
+        months.append((day, counts.get(day, 0)))
         day = (day + datetime.timedelta(days=32)).replace(day=1)
     return months

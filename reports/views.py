@@ -10,15 +10,14 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django import forms
-from django.db.models import BigIntegerField, Count, Q, Sum
-from django.db.models.functions import Cast
+from django.db.models import Count, Q, Sum
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from activities import compliance
+from activities import compliance, summaries
 from activities.models import (
     Activity,
     Cadence,
@@ -169,19 +168,15 @@ def counts_by_organization(evaluation, pairings, organizations, start, end):
     """{org: (pairings running in the range, activities counted in it)} for each organization,
     a pairing counting under the organization of either branch (as compliance rolls up).
 
-    One query: activities grouped by pairing. The pairings themselves, with their branches'
+    One query: the activity summaries grouped by pairing. The pairings themselves, with their branches'
     paths and dates, are already loaded by the evaluation, so they are rolled up from there.
     """
-    # Grouped by an expression of the pairing, not the column: SQLite would otherwise walk the
-    # pairing index through every year's activities instead of the date index through the range.
-    activities = dict(
-        Activity.objects.counted()
-        .filter(pairing__in=pairings.values("pk"), date__range=(start, end))
-        .values(pairing_key=Cast("pairing_id", BigIntegerField()))
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("pairing_key", "n")
-    )
+    activities = {
+        pairing_id: n
+        for (pairing_id,), (n, _, _) in summaries.activity_counts(
+            pairings, start, end, ("pairing_id",)
+        ).items()
+    }
     # Each pairing under the organizations holding either branch: a prefix of its paths.
     under = {}
     for length in {len(org.path) for org in organizations}:
