@@ -415,3 +415,155 @@ def current_status(pairings, today):
         previous = earlier[-1] if earlier else None
         result[pk].append(RegimeStatus(current, previous, (current.period.end - today).days + 1))
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# The same arithmetic as evaluate(), rolled up in SQL: for a wide scope (a city, a province) the
+# dashboard and the report need rates by regime, by organization and the pairings that missed
+# most, not every cell. The database builds the due cells (pairing × regime × ended period,
+# the pairing running through it, no suspension touching it) from the summaries and hands back
+# one row per pairing and regime with a due period.
+
+CELLS_SQL = """
+WITH per (regime_id, pstart, pend, required) AS (VALUES {values}),
+done AS (
+    SELECT s.pairing_id AS pairing_id, per.regime_id AS regime_id, per.pstart AS pstart,
+        SUM(s.activities) AS n, SUM(s.on_time) AS t
+    FROM activities_activitysummary s
+    JOIN per ON s.regime_id = per.regime_id AND s.month >= per.pstart AND s.month <= per.pend
+    WHERE s.pairing_id IN ({scope}) AND s.month >= %s AND s.month <= %s
+    GROUP BY s.pairing_id, per.regime_id, per.pstart
+)
+SELECT p.id, p.code, h.path, v.path, per.regime_id, COUNT(*),
+    SUM(CASE WHEN COALESCE(d.n, 0) >= per.required THEN 1 ELSE 0 END),
+    SUM(CASE WHEN COALESCE(d.t, 0) >= per.required THEN 1 ELSE 0 END)
+FROM pairings_pairing p
+JOIN pairings_organization h ON h.id = p.helper_id
+JOIN pairings_organization v ON v.id = p.helped_id
+CROSS JOIN per
+LEFT JOIN done d ON d.pairing_id = p.id AND d.regime_id = per.regime_id AND d.pstart = per.pstart
+WHERE p.id IN ({scope}) AND p.start_date <= per.pstart
+    AND (p.end_date IS NULL OR p.end_date >= per.pend)
+    AND NOT EXISTS (
+        SELECT 1 FROM pairings_pairingsuspension x WHERE x.pairing_id = p.id
+        AND x.start_date <= per.pend AND (x.end_date IS NULL OR x.end_date >= per.pstart))
+GROUP BY p.id, p.code, h.path, v.path, per.regime_id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PairingRow:
+    """A pairing's due periods in a roll-up, with what the roll-ups by organization need."""
+
+    pk: int
+    code: str
+    helper_path: str
+    helped_path: str
+    due: int
+    met: int
+    on_time: int
+
+    @property
+    def missed(self):
+        return self.due - self.met
+
+
+@dataclass
+class Rollup:
+    """Compliance of some pairings over a date range, rolled up in SQL (see CELLS_SQL)."""
+
+    start: datetime.date
+    end: datetime.date
+    regimes: list  # the regimes with a cadence, in order
+    cadenced: set  # of them, those with a required period in the range
+    regime_rows: dict  # regime id → (due, met, on time)
+    pairing_rows: list  # [PairingRow] for every pairing with a due period
+    missed_by_regime: dict  # (pairing id, regime id) → missed periods, for pairings that missed
+
+    def by_regime(self):
+        """{regime: (met ÷ due, on time ÷ due)} for every regime, also those with nothing due."""
+        rows = {}
+        for regime in self.regimes:
+            due, met, on_time = self.regime_rows.get(regime.pk, (0, 0, 0))
+            rows[regime] = (Ratio(met, due), Ratio(on_time, due))
+        return rows
+
+    def total(self):
+        due = sum(r[0] for r in self.regime_rows.values())
+        met = sum(r[1] for r in self.regime_rows.values())
+        on_time = sum(r[2] for r in self.regime_rows.values())
+        return Ratio(met, due), Ratio(on_time, due)
+
+    def by_pairing(self):
+        return {r.pk: (Ratio(r.met, r.due), Ratio(r.on_time, r.due)) for r in self.pairing_rows}
+
+    def by_organization(self, organizations):
+        """{org: (met ÷ due, on time ÷ due)}: a pairing counts under each organization whose
+        subtree holds either of its branches (once, if both)."""
+        tallies = {org.path: [0, 0, 0, 0] for org in organizations}  # pairings, due, met, on time
+        for length in {len(org.path) for org in organizations}:
+            for row in self.pairing_rows:
+                for prefix in {row.helper_path[:length], row.helped_path[:length]}:
+                    tally = tallies.get(prefix)
+                    if tally is not None:
+                        tally[0] += 1
+                        tally[1] += row.due
+                        tally[2] += row.met
+                        tally[3] += row.on_time
+        return {
+            org: (Ratio(t[2], t[1]), Ratio(t[3], t[1]))
+            for org, t in ((org, tallies[org.path]) for org in organizations)
+        }
+
+    def missed(self, regime):
+        """{pairing id: periods of `regime` it missed}."""
+        return {pk: n for (pk, r), n in self.missed_by_regime.items() if r == regime.pk}
+
+
+def rollup(pairings, start, end, *, today=None, regimes=None):
+    """Compliance of `pairings` (a queryset) from `start` to `end`, rolled up in one query
+    (none when no period has ended). Equal to evaluate()'s roll-ups, which tests check."""
+    from django.db import connections, router
+
+    from pairings.models import Pairing
+
+    today = today or timezone.localdate()
+    regimes = regimes or regimes_with_rules(active_only=True)
+    values, params, cadenced = [], [], set()
+    for regime, rules in regimes:
+        for period, rule in periods_between(rules, start, end):
+            required = rule.required if rule and rule.cadence != Cadence.NONE else 0
+            if required:
+                cadenced.add(regime)
+                if period.end < today:
+                    values.append("(%s, %s, %s, %s)")
+                    params += [regime.pk, period.start, period.end, required]
+    result = Rollup(start, end, [r for r, _ in regimes], cadenced, {}, [], {})
+    if not values:
+        return result
+    using = router.db_for_read(Pairing)
+    scope_sql, scope_params = pairings.values("pk").query.get_compiler(using).as_sql()
+    first = min(params[1::4])
+    last = max(params[2::4])
+    params += [*scope_params, first, last, *scope_params]
+    sql = CELLS_SQL.format(values=", ".join(values), scope=scope_sql)
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    # One row per pairing and regime with a due period: (due, met, on time) added up three ways.
+    regime_rows, pairing_rows = {}, {}
+    for pk, code, helper_path, helped_path, regime_id, due, met, on_time in rows:
+        due, met, on_time = int(due), int(met), int(on_time)
+        tally = regime_rows.setdefault(regime_id, [0, 0, 0])
+        tally[0] += due
+        tally[1] += met
+        tally[2] += on_time
+        tally = pairing_rows.setdefault(pk, [code, helper_path, helped_path, 0, 0, 0])
+        tally[3] += due
+        tally[4] += met
+        tally[5] += on_time
+        if due > met:
+            result.missed_by_regime[(pk, regime_id)] = due - met
+    result.regime_rows = {pk: tuple(t) for pk, t in regime_rows.items()}
+    result.pairing_rows = [PairingRow(pk, *t) for pk, t in pairing_rows.items()]
+    return result

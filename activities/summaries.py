@@ -401,7 +401,9 @@ def activity_counts(pairings, start, end, fields):
             .filter(_live_months(edges), pairing__in=pairings.values("pk"))
             .annotate(ym=Substr(Cast("date", CharField()), 1, 7))
             .values_list(*live, "ym")
-            .annotate(Count("pk"), Count("pk", filter=Q(on_time=True)), Sum("villager_count"))
+            .annotate(
+                n=Count("pk"), timely=Count("pk", filter=Q(on_time=True)), v=Sum("villager_count")
+            )
             .order_by()
         )
         for *key, ym, n, on_time, villagers in rows:

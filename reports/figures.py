@@ -6,6 +6,7 @@ Everything is aggregated in SQL with a fixed number of queries, whatever the dat
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 
@@ -44,7 +45,6 @@ class Figures:
     villagers: int  # villager attendances
     by_regime: list  # [(regime or None, count)], regimes in order, "other" last
     by_category: list  # [(label, count)]
-    evaluation: compliance.Evaluation
     outcomes: list  # [OutcomeTotal] for every active metric
     deeds_done: int
     deeds_amount: Decimal
@@ -54,6 +54,19 @@ class Figures:
     open_commitments: int
     overdue_commitments: int
     extra: dict = field(default_factory=dict)
+    scope: tuple = ()  # (pairings, start, end, today): what compliance is computed over
+
+    @cached_property
+    def rollup(self):
+        """Compliance rolled up in SQL: rates by regime and organization, pairings that missed."""
+        pairings, start, end, today = self.scope
+        return compliance.rollup(pairings, start, end, today=today)
+
+    @cached_property
+    def evaluation(self):
+        """Compliance cell by cell (a pairing's card, where every period is shown)."""
+        pairings, start, end, today = self.scope
+        return compliance.evaluate(pairings, start, end, today=today)
 
     @property
     def participation(self):
@@ -93,7 +106,6 @@ def compute(pairings, start, end, *, today, organizations=None):
     member_total = members.count()
     # Participants always belong to their pairing's branches (a form and import rule).
     took_part = summaries.participants(members, start, end)
-    evaluation = compliance.evaluate(pairings, start, end, today=today)
     regimes = [r for r, _ in compliance.regimes_with_rules()]
     by_regime = [(r, regime_rows.get(r.pk, 0)) for r in regimes]
     by_regime.append((None, regime_rows.get(None, 0)))
@@ -134,7 +146,7 @@ def compute(pairings, start, end, *, today, organizations=None):
         by_category=[
             (label, category_rows.get(value, 0)) for value, label in Activity.Category.choices
         ],
-        evaluation=evaluation,
+        scope=(pairings, start, end, today),
         outcomes=outcomes,
         deeds_done=deeds["n"],
         deeds_amount=deeds["amount"] or Decimal(0),
@@ -144,6 +156,37 @@ def compute(pairings, start, end, *, today, organizations=None):
         open_commitments=open_commitments["open"],
         overdue_commitments=open_commitments["overdue"],
     )
+
+
+def counts_by_organization(pairings, organizations, start, end):
+    """{org: (pairings, of them running in the range, activities counted in it)} for each
+    organization,
+    a pairing counting under the organization of either branch (as compliance rolls up).
+
+    Two queries: the pairings with their branches' paths and dates, and the activity summaries
+    grouped by pairing; each pairing is added under the prefixes of its paths.
+    """
+    activities = {
+        pairing_id: n
+        for (pairing_id,), (n, _, _) in summaries.activity_counts(
+            pairings, start, end, ("pairing_id",)
+        ).items()
+    }
+    rows = pairings.values_list(
+        "pk", "helper__path", "helped__path", "start_date", "end_date"
+    ).order_by()
+    tallies = {org.path: [0, 0, 0] for org in organizations}
+    lengths = {len(org.path) for org in organizations}
+    for pk, helper_path, helped_path, first, last in rows:
+        running = first <= end and (last is None or last >= start)
+        for length in lengths:
+            for prefix in {helper_path[:length], helped_path[:length]}:
+                tally = tallies.get(prefix)
+                if tally is not None:
+                    tally[0] += 1
+                    tally[1] += running
+                    tally[2] += activities.get(pk, 0)
+    return {org: tuple(tallies[org.path]) for org in organizations}
 
 
 def _period_figures(organizations, start, end):

@@ -143,10 +143,10 @@ def _count(queryset, group, counted="pk", *, distinct=False):
     return Coalesce(Subquery(rows.values("n")[:1]), 0, output_field=IntegerField())
 
 
-def pairing_facts(pairings, start, end, *, today, evaluation=None):
+def pairing_facts(pairings, start, end, *, today, rollup=None):
     """{pairing id: PairingFacts} for `pairings` (a queryset) over the range, in one query.
 
-    The missed joint meetings come from `evaluation` (the figures' compliance), not from SQL.
+    The missed joint meetings come from `rollup` (the figures' compliance).
     """
     counted = Activity.objects.counted().filter(pairing=OuterRef("pk"), date__range=(start, end))
     took_part = Participation.objects.filter(
@@ -215,10 +215,11 @@ def pairing_facts(pairings, start, end, *, today, evaluation=None):
         )
         for row in rows
     }
-    if evaluation is not None:
-        for cell in evaluation.missing():
-            if cell.regime.code == "joint_meeting" and cell.pairing_id in facts:
-                facts[cell.pairing_id].missed_meetings += 1
+    meeting = rollup and next((r for r in rollup.regimes if r.code == "joint_meeting"), None)
+    if meeting is not None:
+        for pk, missed in rollup.missed(meeting).items():
+            if pk in facts:
+                facts[pk].missed_meetings += missed
     return facts
 
 
@@ -370,13 +371,13 @@ def basic_situation(f, org):
 def _regime_paragraphs(f):
     if not f.pairings and not f.activities:
         return []
-    rates = f.evaluation.by_regime()
-    cadenced = {cell.regime for cell in f.evaluation.cells if cell.required}
+    rates = f.rollup.by_regime()
+    cadenced = f.rollup.cadenced
     rows = [(r, n) for r, n in f.by_regime if r is not None and (r in rates or n)]
     if not rows:
         return []
     names = "、".join(r.name for r, _ in rows)
-    total, _ = f.evaluation.total()
+    total, _ = f.rollup.total()
     intro = f"各共建对子坚持{names}等{cn_count(len(rows))}项工作制度，推动“互助共建”活动经常化开展"
     if total.den:
         intro += f"，制度总体完成率{percent(total)}（完成{total.num}/{total.den}期）"
@@ -500,8 +501,8 @@ def draft(organization, start, end, *, today):
         today=today,
         organizations=Organization.objects.alive().under(organization),
     )
-    facts = pairing_facts(pairings, start, end, today=today, evaluation=figures.evaluation)
-    meeting = next((r for r in figures.evaluation.regimes if r.code == "joint_meeting"), None)
+    facts = pairing_facts(pairings, start, end, today=today, rollup=figures.rollup)
+    meeting = next((r for r in figures.rollup.regimes if r.code == "joint_meeting"), None)
     problems = find_problems(
         facts, joint_meeting_name=meeting.short_name if meeting else "季度联席会"
     )
@@ -618,8 +619,7 @@ def _rate_cells(met, on_time):
 def annex_sheets(drafted, rollup):
     """[(title, headers, rows)] for reports.xlsx.workbook_response."""
     f = drafted.figures
-    evaluation = f.evaluation
-    rates = evaluation.by_regime()
+    rates = f.rollup.by_regime()
     rate_headers = ["完成期数", "应完成期数", "完成率（%）", "按时完成期数", "按时率（%）"]
     basic = [
         ["统计期间", f"{f.start} 至 {f.end}", ""],
@@ -643,16 +643,12 @@ def annex_sheets(drafted, rollup):
             continue
         met, on_time = rates.get(regime, (compliance.ZERO, compliance.ZERO))
         by_regime.append([regime.name, count, *_rate_cells(met, on_time)])
-    met, on_time = evaluation.total()
+    met, on_time = f.rollup.total()
     by_regime.append(["合计", f.activities, *_rate_cells(met, on_time)])
     by_org = []
-    for org, (met, on_time) in evaluation.by_organization(rollup).items():
-        pairings = sum(
-            1
-            for p in evaluation.pairings.values()
-            if p.helper.path.startswith(org.path) or p.helped.path.startswith(org.path)
-        )
-        by_org.append([org.name, pairings, *_rate_cells(met, on_time)])
+    counts = figures_module.counts_by_organization(f.scope[0], rollup, f.start, f.end)
+    for org, (met, on_time) in f.rollup.by_organization(rollup).items():
+        by_org.append([org.name, counts[org][0], *_rate_cells(met, on_time)])
     outcomes = [
         [
             o.metric.name,

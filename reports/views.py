@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from activities import compliance, summaries
+from activities import compliance
 from activities.models import (
     Activity,
     Cadence,
@@ -143,58 +143,25 @@ class AtRisk:
     regimes: list  # [(regime, missed periods)]
 
 
-def pairings_at_risk(evaluation):
-    """The pairings that missed the most due periods (then the lowest rate): [AtRisk], and how
-    many pairings missed any."""
-    missed = {}
-    for cell in evaluation.missing():
-        by_regime = missed.setdefault(cell.pairing_id, {})
-        by_regime[cell.regime] = by_regime.get(cell.regime, 0) + 1
-    rates = evaluation.by_pairing()
-    rows = [
-        AtRisk(
-            pairing=evaluation.pairings[pk],
-            met=rates[pk][0],
-            missed=sum(by_regime.values()),
-            regimes=list(by_regime.items()),
+def pairings_at_risk(rollup):
+    """The pairings that missed the most due periods (then the lowest rate), as (pairing id,
+    AtRisk without its pairing) rows, and how many pairings missed any."""
+    missed = [row for row in rollup.pairing_rows if row.missed]
+    missed.sort(key=lambda r: (-r.missed, r.met / r.due, r.code))
+    rows = []
+    for row in missed[:LIST_LIMIT]:
+        by_regime = [
+            (regime, rollup.missed_by_regime[(row.pk, regime.pk)])
+            for regime in rollup.regimes
+            if (row.pk, regime.pk) in rollup.missed_by_regime
+        ]
+        rows.append(
+            (
+                row.pk,
+                AtRisk(None, compliance.Ratio(row.met, row.due), row.missed, by_regime),
+            )
         )
-        for pk, by_regime in missed.items()
-    ]
-    rows.sort(key=lambda r: (-r.missed, r.met.rate, r.pairing.code))
-    return rows[:LIST_LIMIT], len(rows)
-
-
-def counts_by_organization(evaluation, pairings, organizations, start, end):
-    """{org: (pairings running in the range, activities counted in it)} for each organization,
-    a pairing counting under the organization of either branch (as compliance rolls up).
-
-    One query: the activity summaries grouped by pairing. The pairings themselves, with their branches'
-    paths and dates, are already loaded by the evaluation, so they are rolled up from there.
-    """
-    activities = {
-        pairing_id: n
-        for (pairing_id,), (n, _, _) in summaries.activity_counts(
-            pairings, start, end, ("pairing_id",)
-        ).items()
-    }
-    # Each pairing under the organizations holding either branch: a prefix of its paths.
-    under = {}
-    for length in {len(org.path) for org in organizations}:
-        for p in evaluation.pairings.values():
-            for prefix in {p.helper.path[:length], p.helped.path[:length]}:
-                under.setdefault(prefix, []).append(p)
-    result = {}
-    for org in organizations:
-        members = under.get(org.path, [])
-        result[org] = (
-            sum(
-                1
-                for p in members
-                if p.start_date <= end and (p.end_date is None or p.end_date >= start)
-            ),
-            sum(activities.get(p.pk, 0) for p in members),
-        )
-    return result
+    return rows, len(missed)
 
 
 def month_ticks(months):
@@ -219,12 +186,12 @@ def dashboard(form):
     start, end = values["start"], values["end"]
     pairings = form.pairings()
     fig = figures.compute(pairings, start, end, today=today, organizations=form.organizations())
-    evaluation = fig.evaluation
+    rollup = fig.rollup
     home = reverse("home")
 
     # Regimes with a required cadence show their rates; the others (and "other") are counted.
     required = {regime.pk for regime in form.regimes}
-    rates = evaluation.by_regime()
+    rates = rollup.by_regime()
     regime_rows = []
     for regime, count in fig.by_regime:
         if regime is not None and not regime.is_active and not count:
@@ -249,14 +216,14 @@ def dashboard(form):
     category_chart = charts.bar_chart(fig.by_category, title="各类活动次数", unit="次")
 
     organizations = form.rollup_organizations()
-    org_rates = evaluation.by_organization(organizations)
-    org_counts = counts_by_organization(evaluation, pairings, organizations, start, end)
+    org_rates = rollup.by_organization(organizations)
+    org_counts = figures.counts_by_organization(pairings, organizations, start, end)
     org_rows = [
-        (org, f"{home}?{form.query(org=org.pk)}", *org_counts[org], *org_rates[org])
+        (org, f"{home}?{form.query(org=org.pk)}", *org_counts[org][1:], *org_rates[org])
         for org in organizations
     ]
 
-    at_risk, at_risk_total = pairings_at_risk(evaluation)
+    at_risk, at_risk_total = pairings_at_risk(rollup)
     pairing_ids = pairings.values("pk")
     overdue_commitments = (
         Commitment.objects.alive()
@@ -277,11 +244,21 @@ def dashboard(form):
         .annotate(n=Count("pk"))
         .order_by("-n", "inspection__pairing_id")[:DASHBOARD_LIST_LIMIT]
     )
+    # The few pairings these lists name, in one query.
+    overdue_commitments, overdue_rectifications = (
+        list(overdue_commitments),
+        list(overdue_rectifications),
+    )
+    named = {pk for pk, _ in at_risk} | {pk for pk, _ in overdue_commitments}
+    named |= {pk for pk, _ in overdue_rectifications}
+    loaded = {p.pk: p for p in pairings.select_related("helper", "helped").filter(pk__in=named)}
+    for pk, row in at_risk:
+        row.pairing = loaded[pk]
     return {
         "form": form,
         "values": values,
         "figures": fig,
-        # Over every regime, Σ met ÷ Σ due: the same as evaluation.total(), without another pass.
+        # Over every regime, Σ met ÷ Σ due: the same as rollup.total(), without another pass.
         "total": (
             sum((met for met, _ in rates.values()), compliance.ZERO),
             sum((on_time for _, on_time in rates.values()), compliance.ZERO),
@@ -292,19 +269,10 @@ def dashboard(form):
         "monthly_chart": monthly_chart,
         "category_chart": category_chart,
         "org_rows": org_rows,
-        "at_risk": at_risk,
+        "at_risk": [row for _, row in at_risk],
         "at_risk_total": at_risk_total,
-        # (pairing, count); the pairings are those the evaluation loaded.
-        "overdue_commitments": [
-            (evaluation.pairings[pk], n)
-            for pk, n in overdue_commitments
-            if pk in evaluation.pairings
-        ],
-        "overdue_rectifications": [
-            (evaluation.pairings[pk], n)
-            for pk, n in overdue_rectifications
-            if pk in evaluation.pairings
-        ],
+        "overdue_commitments": [(loaded[pk], n) for pk, n in overdue_commitments],
+        "overdue_rectifications": [(loaded[pk], n) for pk, n in overdue_rectifications],
         "period_links": [
             (label, f"{home}?{form.query(period=key)}", key == values["period"])
             for key, (label, _) in PERIODS.items()

@@ -31,10 +31,11 @@ from tests.factories import (
 
 Role = Assignment.Role
 YEAR_2025 = {"period": "custom", "start": "2025-01-01", "end": "2025-12-31"}
-# Pinned: session, user, scope, the filter's regimes and organizations, the figures (18), the
-# roll-up organizations (2), activities by pairing, overdue deeds and rectifications by pairing,
-# the unread count, the assignments line; and the set-up checklist (7) while the county has not
-# completed it (one query once it has: tests/test_setup.py).
+# Pinned: session, user, scope, the filter's regimes and organizations, the figures (15), the
+# compliance roll-up (regimes and 1 in SQL), the roll-up organizations (2), pairings and
+# activities by pairing, overdue deeds and rectifications by pairing, the pairings those lists
+# name, the unread count, the assignments line; and the set-up checklist (7) while the county has
+# not completed it (one query once it has: tests/test_setup.py).
 DASHBOARD_QUERIES = 35
 CARD_QUERIES = 26
 
