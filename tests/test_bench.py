@@ -33,10 +33,29 @@ def test_every_page_and_the_report_get_a_line_with_their_figures(tmp_path):
 
     baseline = tmp_path / "county.jsonl"
     baseline.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    growth = [r for r in run("--baseline", str(baseline)) if r["figure"].startswith("growth_")]
+    city = run("--scale", "city", "--baseline", str(baseline))
+    assert city[0]["scale"] == "city"
+    assert all("meets_goal" not in r for r in city[1:8])  # the city goal is growth
+    growth = [r for r in city if r["figure"].startswith("growth_")]
     assert [r["figure"] for r in growth] == [
         f"growth_{name}" for name in [*PAGES, "report_draft", "docx_export"]
     ]
+    for row in growth:
+        assert row["meets_goal"] == (row["growth"] <= 2)
+
+
+@pytest.mark.django_db
+def test_at_province_scale_the_goal_is_the_dashboard_under_a_second_on_postgresql():
+    from django.db import connection
+
+    w = make_two_pairing_county()
+    make_submitted_activity(w.pairing_a, "activity_day", datetime.date.today())
+    rows = {r["figure"]: r for r in run("--scale", "province")}
+    assert [name for name, r in rows.items() if "meets_goal" in r] == ["dashboard"]
+    on_postgresql = connection.vendor == "postgresql"
+    assert rows["dashboard"]["meets_goal"] == (
+        on_postgresql and rows["dashboard"]["median_ms"] < 1000
+    )
 
 
 @pytest.mark.django_db
