@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
-from activities import compliance
+from activities import compliance, summaries
 from activities.models import Activity, Commitment, Metric, Participation, Rectification
 from cobuild.routers import reads_for_reports
 from pairings import access
@@ -144,11 +144,16 @@ def _count(queryset, group, counted="pk", *, distinct=False):
 
 
 def pairing_facts(pairings, start, end, *, today, rollup=None):
-    """{pairing id: PairingFacts} for `pairings` (a queryset) over the range, in one query.
+    """{pairing id: PairingFacts} for `pairings` (a queryset) over the range, in two queries.
 
-    The missed joint meetings come from `rollup` (the figures' compliance).
+    Activities by pairing and category come from the summaries; the missed joint meetings from
+    `rollup` (the figures' compliance).
     """
-    counted = Activity.objects.counted().filter(pairing=OuterRef("pk"), date__range=(start, end))
+    kinds = {}  # pairing id → {category: count}
+    for (pk, category), (n, _, _) in summaries.activity_counts(
+        pairings, start, end, ("pairing_id", "category")
+    ).items():
+        kinds.setdefault(pk, {})[category] = n
     took_part = Participation.objects.filter(
         activity__pairing=OuterRef("pk"),
         activity__deleted_at__isnull=True,
@@ -174,9 +179,6 @@ def pairing_facts(pairings, start, end, *, today, rollup=None):
             helper_members=_count(members.filter(branch=OuterRef("helper")), "branch"),
             helped_members=_count(members.filter(branch=OuterRef("helped")), "branch"),
             participants=_count(took_part, "activity__pairing", "member", distinct=True),
-            activity_count=_count(counted, "pairing"),
-            donation_count=_count(counted.filter(category=Activity.Category.DONATION), "pairing"),
-            category_count=_count(counted, "pairing", "category", distinct=True),
             overdue_rectifications=_count(rectifications, "inspection__pairing"),
             overdue_commitments=_count(commitments, "pairing"),
         )
@@ -190,9 +192,6 @@ def pairing_facts(pairings, start, end, *, today, rollup=None):
             "helper_members",
             "helped_members",
             "participants",
-            "activity_count",
-            "donation_count",
-            "category_count",
             "overdue_rectifications",
             "overdue_commitments",
         )
@@ -207,9 +206,9 @@ def pairing_facts(pairings, start, end, *, today, rollup=None):
             and (row["end_date"] is None or row["end_date"] >= start),
             members=row["helper_members"] + row["helped_members"],
             participants=row["participants"],
-            activities=row["activity_count"],
-            donations=row["donation_count"],
-            categories=row["category_count"],
+            activities=sum(kinds.get(row["pk"], {}).values()),
+            donations=kinds.get(row["pk"], {}).get(Activity.Category.DONATION, 0),
+            categories=len(kinds.get(row["pk"], {})),
             overdue_rectifications=row["overdue_rectifications"],
             overdue_commitments=row["overdue_commitments"],
         )
