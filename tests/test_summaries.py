@@ -288,3 +288,55 @@ def test_month_split_reads_whole_months_from_summaries_and_the_odd_days_live(
         expected_whole,
         [(d(a), d(b)) for a, b in edges],
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ((2025, 1, 1), (2025, 12, 31)),  # whole months only
+        ((2025, 1, 31), (2025, 2, 1)),  # odd days only
+        ((2025, 2, 1), (2026, 1, 1)),  # whole months and an odd day, across a year
+        ((2024, 12, 15), (2026, 3, 20)),  # odd days at both ends
+    ],
+)
+def test_readers_give_what_the_base_rows_give_for_any_range(start, end):
+    """The pages read whole months from the summaries and the odd days live: the totals, the
+    participants and the outcomes must equal a direct count over the activities."""
+    from django.db.models import Count, Q, Sum
+
+    from pairings.models import Member, Pairing
+
+    writer = RandomWriter(random.Random(8), make_two_pairing_county())
+    for _ in range(80):
+        writer.step()
+    start, end = datetime.date(*start), datetime.date(*end)
+    pairings = Pairing.objects.all()
+    counted = Activity.objects.counted().filter(pairing__in=pairings, date__range=(start, end))
+
+    by_category = summaries.activity_counts(pairings, start, end, ("category",))
+    expected = counted.values_list("category").annotate(
+        n=Count("pk"), t=Count("pk", filter=Q(on_time=True)), v=Sum("villager_count")
+    )
+    assert {k: tuple(v) for k, v in by_category.items()} == {
+        (c,): (n, t, v) for c, n, t, v in expected.order_by()
+    }
+
+    members = Member.objects.exclude(branch=writer.w.village_b)  # some members, not all
+    took_part = (
+        Participation.objects.filter(activity__in=counted, member__in=members)
+        .values("member")
+        .distinct()
+        .count()
+    )
+    assert summaries.participants(members, start, end) == took_part
+
+    outcomes = dict(
+        Outcome.objects.filter(activity__in=counted)
+        .values_list("metric_id")
+        .annotate(Sum("value"))
+        .order_by()
+    )
+    assert summaries.outcome_totals(pairings, start, end) == {
+        k: Decimal(v).quantize(Decimal("0.01")) for k, v in outcomes.items()
+    }
+    assert by_category and took_part  # the range held data
