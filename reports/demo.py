@@ -1,15 +1,23 @@
-"""Demo data: a fictional county, 青山县, with years of mutual-aid co-building behind it.
+"""Demo data: fictional counties, first 青山县, with years of mutual-aid co-building behind them.
 
-`seed(scale=..., seed=...)` writes the whole county in one transaction with `bulk_create` in
-batches (no per-row queries) and returns what it made. Every random choice comes from one
-`random.Random(seed)` and every date is counted back from `today`, so the same seed on the same day
-gives the same data. The data stands as of yesterday evening: nothing is dated today or later.
+`seed(scale=..., seed=...)` writes one county (scales `demo`, `county`) or a city or province
+root above many counties (`city`, `province`) in one transaction, county by county so memory stays
+bounded, and returns what it made. Rows are generated once, as light objects with their ids
+already taken from the database's sequences, and handed to a writer: PostgreSQL's COPY where the
+database is PostgreSQL, `bulk_create` in batches elsewhere (SQLite). Every random choice comes from
+one `random.Random` per county (the first county's is `random.Random(seed)`) and every date is
+counted back from `today`, so the same seed on the same day gives the same data. The data stands as
+of yesterday evening: nothing is dated today or later.
 
 No simple-history rows are written: the history of a demo row starts at its first real change.
 """
 
+import dataclasses
 import datetime
+import functools
+import itertools
 import math
+import operator
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +26,7 @@ from decimal import Decimal
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from activities import compliance, summaries
@@ -76,8 +85,35 @@ class Scale:
     years: int
     households: tuple  # households per paired village
     needs: tuple  # needs per pairing
+    counties: int = 1  # more than one: a region's root (REGIONS) above them
+    region: str = ""
 
 
+@dataclass(frozen=True)
+class Region:
+    """The city or province above the counties, and its staff's demo login."""
+
+    name: str
+    code: str
+    username: str
+
+
+REGIONS = {
+    "city": Region(name="青州市", code="QZ", username="city"),
+    "province": Region(name="青南省", code="QN", username="province"),
+}
+
+COUNTY_SCALE = Scale(
+    townships=20,
+    organ_branches=150,
+    villages=300,
+    pairings=300,
+    organ_members=(18, 42),
+    village_members=(22, 48),
+    years=5,
+    households=(4, 8),
+    needs=(2, 5),
+)
 SCALES = {
     "demo": Scale(
         townships=3,
@@ -90,17 +126,10 @@ SCALES = {
         households=(3, 6),
         needs=(2, 5),
     ),
-    "county": Scale(
-        townships=20,
-        organ_branches=150,
-        villages=300,
-        pairings=300,
-        organ_members=(18, 42),
-        village_members=(22, 48),
-        years=5,
-        households=(4, 8),
-        needs=(2, 5),
-    ),
+    "county": COUNTY_SCALE,
+    # Ten counties like `county`; a hundred counties (about 30,000 pairings) over three years.
+    "city": dataclasses.replace(COUNTY_SCALE, counties=10, region="city"),
+    "province": dataclasses.replace(COUNTY_SCALE, years=3, counties=100, region="province"),
 }
 
 
@@ -127,6 +156,9 @@ TOWNSHIPS = [
     "马鞍山乡", "清水乡", "太平镇", "永安乡", "双河镇", "三岔乡", "红岩乡", "黄泥塘镇", "松柏乡",
     "竹林乡", "长岭乡", "坪山镇", "南溪乡", "勐岗镇", "芭蕉乡",
 ]  # fmt: skip
+# The other counties of a city or province: a head and a tail, never 青山县 again.
+COUNTY_HEADS = "白石龙凤金云安永长平宁新兴东西南桃柳松梅碧红黄玉"
+COUNTY_TAILS = "山川河江源阳宁平丰城溪林岭"
 VILLAGE_HEADS = "石龙新大小上下东西南北中清白红黄青马牛竹松柏桃杨柳梅金水山河田岭茶芒蕉"
 VILLAGE_TAILS = "门塘寨坡湾沟坪冲岗桥庄营堡溪林岩口洞箐坝"
 VILLAGE_EXTRAS = [
@@ -452,9 +484,9 @@ SITUATIONS = [
 class Side:
     """One branch of the county with its members, as the generator keeps it in memory."""
 
-    org: Organization
+    org: object  # a row of Organization (ROWS)
     place: str  # 石门村 or 县财政局: the unit's own name
-    parent: Organization
+    parent: object
     members: list = field(default_factory=list)
     crop: str = ""
 
@@ -469,7 +501,7 @@ class Side:
 
 @dataclass
 class PairingPlan:
-    pairing: Pairing
+    pairing: object  # a row of Pairing
     helper: Side
     helped: Side
     stop: datetime.date  # the last day it logs anything
@@ -482,8 +514,29 @@ class PairingPlan:
     joint_meetings: list = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class County:
+    """A county's own name and the prefixes of its codes."""
+
+    name: str  # 青山县
+    code: str  # QS: its organizations are QS, QS-J, QS-T01-V02 …, its members QS-J001-001 …
+    pairing_prefix: str  # GJ: its pairings are GJ-001 …
+
+
+@dataclass
+class Seeded:
+    """What a seed made: rows by table, the demo logins, and the writer that wrote them."""
+
+    writer: str
+    counts: dict = field(default_factory=dict)
+    logins: list = field(default_factory=list)
+    users: dict = field(default_factory=dict)
+
+
 @dataclass
 class Run:
+    """One county being generated; `seeded` and `writer` are the whole seed's."""
+
     scale: Scale
     rng: random.Random
     today: datetime.date
@@ -491,30 +544,214 @@ class Run:
     metrics: dict
     items: list
     rules: dict  # the regimes' cadence rules, as compliance reads them
+    writer: "BulkWriter"
+    seeded: Seeded
+    county: County
+    region: object = None  # the root row above the county, in a city or province
+    position: int = 0  # the county root's place among the region's counties
+    staff: User = None  # who confirmed the county's set-up and entered its figures
     last_day: datetime.date = None  # yesterday: the data stands as of last night
     start: datetime.date = None  # first day of the covered months
     tz: datetime.tzinfo = None
-    root: Organization = None
+    root: object = None
     townships: list = field(default_factory=list)
     organs: list = field(default_factory=list)  # Side
     villages: list = field(default_factory=list)  # Side
     plans: list = field(default_factory=list)
-    users: dict = field(default_factory=dict)
-    logins: list = field(default_factory=list)
-    counts: dict = field(default_factory=dict)
+    demo_plan: PairingPlan = None  # the pairing the demo secretaries log in to
 
     def __post_init__(self):
         self.last_day = self.today - datetime.timedelta(days=1)
         self.start = add_months(self.today.replace(day=1), -(12 * self.scale.years - 1))
         self.tz = timezone.get_current_timezone()
 
+    @property
+    def counts(self):
+        return self.seeded.counts
+
+    @property
+    def users(self):
+        return self.seeded.users
+
+    @property
+    def logins(self):
+        return self.seeded.logins
+
     def at(self, day, hour, minute=0):
         return datetime.datetime(day.year, day.month, day.day, hour, minute, tzinfo=self.tz)
 
-    def save(self, label, model, objs):
-        model.objects.bulk_create(objs, batch_size=BATCH_SIZE)
-        self.counts[label] = self.counts.get(label, 0) + len(objs)
-        return objs
+    def row(self, model, **values):
+        """A new row of `model` with a fresh id (written later, by `save`)."""
+        return ROWS[model](id=self.writer.new_id(model), **values)
+
+    def save(self, label, model, rows, columns=None):
+        self.writer.write(model, rows, columns)
+        self.counts[label] = self.counts.get(label, 0) + len(rows)
+        return rows
+
+
+# Rows and writers ---------------------------------------------------------------------------------
+
+
+def row_type(model):
+    """A light stand-in for a row of `model`: a slot per column, named as the model names the
+    column's value (`branch_id`, not `branch`), with the model's defaults. It costs a fraction of a
+    model instance, which tells at millions of rows."""
+    slots = []
+    for f in model._meta.concrete_fields:
+        if f.has_default() and callable(f.default):
+            spec = field(default_factory=f.default)
+        elif f.has_default():
+            spec = field(default=f.default)
+        else:
+            spec = field(default=f.get_default())  # None, or "" for text that is not null
+        slots.append((f.attname, object, spec))
+    return dataclasses.make_dataclass(
+        f"{model.__name__}Row", slots, kw_only=True, slots=True, eq=False
+    )
+
+
+WRITTEN = [
+    Organization,
+    Member,
+    Pairing,
+    PairingSuspension,
+    Assignment,
+    SetupConfirmation,
+    Household,
+    HelpPairing,
+    Activity,
+    Participation,
+    Outcome,
+    Inspection,
+    InspectionScore,
+    Rectification,
+    Need,
+    Commitment,
+    PeriodFigure,
+]
+ROWS = {model: row_type(model) for model in WRITTEN}
+
+
+def column_names(model):
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
+class BulkWriter:
+    """Writes rows with `bulk_create` in batches (SQLite).
+
+    Ids are numbered on from the largest ever used (SQLite keeps it in sqlite_sequence for
+    AUTOINCREMENT keys, which an explicit id moves on too); the write lock that the transaction
+    takes at its start keeps anyone else from using them meanwhile.
+    """
+
+    name = "bulk_create"
+
+    def __init__(self):
+        self.next = {}  # model → its next free id
+
+    def take(self, model, count):
+        """`count` fresh ids of `model`'s table: returns the first, the others follow it."""
+        if model not in self.next:
+            self.next[model] = self.first_free(model)
+        first = self.next[model]
+        self.next[model] += count
+        return first
+
+    def new_id(self, model):
+        return self.take(model, 1)
+
+    def first_free(self, model):
+        table = model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT max(coalesce((SELECT max(id) FROM {connection.ops.quote_name(table)}), 0),"
+                " coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
+                [table],
+            )
+            return cursor.fetchone()[0] + 1
+
+    def write(self, model, rows, columns=None):
+        names = column_names(model)
+        if columns is None:
+            rows = map(operator.attrgetter(*names), rows)
+        elif tuple(columns) != names:
+            rows = ([row[columns.index(name)] for name in names] for row in rows)
+        model.objects.bulk_create([model(*row) for row in rows], batch_size=BATCH_SIZE)
+
+    def finish(self):
+        pass
+
+
+class CopyWriter(BulkWriter):
+    """Writes rows with PostgreSQL's COPY: plain tuples, no model instances, no SQL per batch.
+
+    Ids come from each table's own sequence, a block at a time (one round trip reserves a block,
+    so nobody else is given those ids); at the end a sequence whose last block was not used up is
+    set back to the largest id written, unless someone else has drawn from it meanwhile.
+    """
+
+    name = "copy"
+    BLOCK = 1 << 16  # the largest block `new_id` reserves at once
+
+    def __init__(self):
+        self.sequences = {}  # model → its sequence's name
+        self.free = {}  # model → [next free id, end of its block]
+        self.reserved = {}  # model → the last id its latest block reserved
+        self.block = {}  # model → the size of the next block new_id reserves (it grows)
+
+    def take(self, model, count):
+        if model not in self.sequences:
+            table = model._meta.db_table
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+                self.sequences[model] = cursor.fetchone()[0]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT setval(%s::regclass, nextval(%s::regclass) + %s - 1)",
+                [self.sequences[model], self.sequences[model], count],
+            )
+            last = cursor.fetchone()[0]
+        self.reserved[model] = last
+        return last - count + 1
+
+    def new_id(self, model):
+        free = self.free.get(model)
+        if free is None or free[0] > free[1]:
+            size = self.block.get(model, 256)
+            self.block[model] = min(2 * size, self.BLOCK)
+            first = self.take(model, size)
+            free = self.free[model] = [first, first + size - 1]
+        free[0] += 1
+        return free[0] - 1
+
+    def write(self, model, rows, columns=None):
+        if columns is None:
+            columns = column_names(model)
+            rows = map(operator.attrgetter(*columns), rows)
+        quote = connection.ops.quote_name
+        sql = "COPY {} ({}) FROM STDIN".format(
+            quote(model._meta.db_table),
+            ", ".join(quote(model._meta.get_field(name).column) for name in columns),
+        )
+        with connection.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def finish(self):
+        """Give back the unused ends of the last blocks, so the ids run on without a gap."""
+        with connection.cursor() as cursor:
+            for model, sequence in self.sequences.items():
+                table = connection.ops.quote_name(model._meta.db_table)
+                cursor.execute(
+                    f"SELECT setval(%s::regclass, (SELECT max(id) FROM {table}))"
+                    " WHERE pg_sequence_last_value(%s::regclass) = %s",
+                    [sequence, sequence, self.reserved[model]],
+                )
+
+
+def writer_for(vendor):
+    return CopyWriter() if vendor == "postgresql" else BulkWriter()
 
 
 def database_has_data():
@@ -522,51 +759,137 @@ def database_has_data():
     return any(model.objects.exists() for model in (Organization, Member, Pairing, Activity))
 
 
-def conflicts():
-    """What the demo county would collide with: existing codes it would reuse."""
+def counties_of(scale, seed=1):
+    """The counties a scale makes: 青山县 first, then fictional others with their own codes."""
+    first = County(name=COUNTY, code=COUNTY_CODE, pairing_prefix=PAIRING_PREFIX)
+    if scale.counties == 1:
+        return [first]
+    region = REGIONS[scale.region]
+    pool = [head + tail + "县" for head in COUNTY_HEADS for tail in COUNTY_TAILS if head != tail]
+    names = random.Random(f"{seed}:{scale.region}").sample(pool, scale.counties - 1)
+    others = []
+    for number, name in enumerate(names, start=1):
+        code = f"{region.code}{number:02d}"
+        others.append(County(name=name, code=code, pairing_prefix=f"{PAIRING_PREFIX}-{code}"))
+    return [first, *others]
+
+
+def conflicts(scale="demo"):
+    """What the demo counties would collide with: existing codes they would reuse."""
+    scale = SCALES[scale] if isinstance(scale, str) else scale
+    counties = counties_of(scale)
     found = []
-    if Organization.objects.filter(code__startswith=COUNTY_CODE).exists():
-        found.append(f"组织编码 {COUNTY_CODE}*")
-    if Member.objects.filter(code__startswith=f"{COUNTY_CODE}-").exists():
-        found.append(f"党员编号 {COUNTY_CODE}-*")
+    if scale.region and Organization.objects.filter(code=REGIONS[scale.region].code).exists():
+        found.append(f"组织编码 {REGIONS[scale.region].code}")
+    for label, model, suffix in (("组织编码", Organization, ""), ("党员编号", Member, "-")):
+        q = Q()
+        for county in counties:
+            q |= Q(code__startswith=county.code + suffix)
+        if model.objects.filter(q).exists():
+            found.append(
+                f"{label} {counties[0].code}{suffix}*" + ("等" if len(counties) > 1 else "")
+            )
     if Pairing.objects.filter(code__startswith=f"{PAIRING_PREFIX}-").exists():
         found.append(f"对子编号 {PAIRING_PREFIX}-*")
     return found
 
 
 def seed(*, scale="demo", seed=1, today=None):
-    """Write a demo county; returns the Run, whose `counts` and `logins` say what was made."""
-    run = Run(
-        scale=SCALES[scale],
-        rng=random.Random(seed),
-        today=today or timezone.localdate(),
-        regimes={r.code: r for r in Regime.objects.all()},
-        metrics={m.code: m for m in Metric.objects.all()},
-        items=list(InspectionItem.objects.filter(is_active=True)),
-        rules=compliance.regime_rules(),
-    )
+    """Write the demo counties; returns what was made (`Seeded`: counts, logins, writer).
+
+    `scale` is a name in SCALES or a Scale (tests make small cities with `dataclasses.replace`).
+    Everything is written here, in one transaction: a step before or after the writing (say,
+    pausing and rebuilding something the writes would keep up to date) belongs around it.
+    """
+    scale = SCALES[scale] if isinstance(scale, str) else scale
+    today = today or timezone.localdate()
+    regimes = {r.code: r for r in Regime.objects.all()}
+    metrics = {m.code: m for m in Metric.objects.all()}
+    items = list(InspectionItem.objects.filter(is_active=True))
     missing = {"activity_day", "cross_learning", "joint_meeting", "mutual_inspection", "daily_help"}
-    missing -= set(run.regimes)
+    missing -= set(regimes)
     missing |= {"training", "donation_money", "donation_goods", "projects", "rubber_area"} - set(
-        run.metrics
+        metrics
     )
-    if missing or not run.items:
+    if missing or not items:
         raise MissingDefaults(
             f"缺少默认的工作制度、成效指标或互检项目：{'、'.join(sorted(missing))}"
         )
+    rules = compliance.regime_rules()
+    counties = counties_of(scale, seed)
     # The summaries are rebuilt once at the end instead of row by row.
     with transaction.atomic(), summaries.paused():
-        make_organizations(run)
-        make_members(run)
-        make_pairings(run)
-        make_users(run)
-        make_households(run)
-        make_activities(run)
-        make_needs(run)
-        make_period_figures(run)
+        writer = writer_for(connection.vendor)
+        seeded = Seeded(writer=writer.name)
+        region = staff = None
+        if scale.region:
+            region, staff = make_region(writer, seeded, scale, seed, today)
+        positions = {code: i for i, code in enumerate(sorted(c.code for c in counties), start=1)}
+        for index, county in enumerate(counties):
+            run = Run(
+                scale=scale,
+                rng=random.Random(seed if index == 0 else f"{seed}:{county.code}"),
+                today=today,
+                regimes=regimes,
+                metrics=metrics,
+                items=items,
+                rules=rules,
+                writer=writer,
+                seeded=seeded,
+                county=county,
+                region=region,
+                position=positions[county.code],
+                staff=staff,
+            )
+            make_organizations(run)
+            make_members(run)
+            make_pairings(run)
+            if index == 0:
+                make_users(run)
+            make_setup_confirmations(run, run.root)
+            make_households(run)
+            make_activities(run)
+            make_needs(run)
+            make_period_figures(run)
+        writer.finish()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # fresh statistics, so the planner picks the right indexes
-    return run
+    return seeded
+
+
+def make_region(writer, seeded, scale, seed, today):
+    """The city's or province's root, after any other roots, and its staff's login."""
+    region = REGIONS[scale.region]
+    last_root = Organization.objects.filter(depth=1).order_by("-path").first()
+    position = Organization._str2int(last_root.path) + 1 if last_root else 1
+    run = Run(
+        scale=scale,
+        rng=random.Random(f"{seed}:{region.code}"),
+        today=today,
+        regimes={},
+        metrics={},
+        items=[],
+        rules={},
+        writer=writer,
+        seeded=seeded,
+        county=None,
+    )
+    root = run.row(
+        Organization,
+        code=region.code,
+        name=f"中共{region.name}委员会",
+        kind=Kind.COMMITTEE,
+        sector=Sector.OTHER,
+        path=tree_path("", position),
+        depth=1,
+        numchild=scale.counties,
+    )
+    run.save("organizations", Organization, [root])
+    name = person_name(run.rng, male=False)
+    run.root = root
+    run.staff = add_login(run, region.username, Role.COUNTY_STAFF, root, name)
+    make_setup_confirmations(run, root)
+    return root, run.staff
 
 
 # Helpers ------------------------------------------------------------------------------------------
@@ -616,27 +939,34 @@ def make_organizations(run):
     tree is the one `add_child` would build, without a query per node. Beside other roots
     (`--force`) the county root goes last, whatever its code.
     """
-    rng, scale = run.rng, run.scale
-    last_root = Organization.objects.filter(depth=1).order_by("-path").first()
-    position = Organization._str2int(last_root.path) + 1 if last_root else 1
-    root = Organization(
-        code=COUNTY_CODE,
-        name=f"中共{COUNTY}委",
+    rng, scale, county = run.rng, run.scale, run.county
+    if run.region is None:
+        last_root = Organization.objects.filter(depth=1).order_by("-path").first()
+        position = Organization._str2int(last_root.path) + 1 if last_root else 1
+        path = tree_path("", position)
+    else:
+        path = tree_path(run.region.path, run.position)
+    root = run.row(
+        Organization,
+        code=county.code,
+        name=f"中共{county.name}委",
         kind=Kind.COUNTY,
         sector=Sector.OTHER,
-        path=tree_path("", position),
-        depth=1,
+        path=path,
+        depth=len(path) // Organization.steplen,
     )
-    organs_committee = Organization(
-        code=f"{COUNTY_CODE}-J",
-        name=f"{COUNTY}直机关工委",
+    organs_committee = run.row(
+        Organization,
+        code=f"{county.code}-J",
+        name=f"{county.name}直机关工委",
         kind=Kind.WORKING_COMMITTEE,
         sector=Sector.ORGAN,
     )
     township_names = rng.sample(TOWNSHIPS, scale.townships)
     townships = [
-        Organization(
-            code=f"{COUNTY_CODE}-T{i:02d}",
+        run.row(
+            Organization,
+            code=f"{county.code}-T{i:02d}",
             name=f"{name}党委",
             kind=Kind.COMMITTEE,
             sector=Sector.RURAL,
@@ -667,8 +997,8 @@ def make_organizations(run):
                 name = f"{organ}离退休干部党支部"
             else:
                 name = f"{organ}{suffix}第{ORDINALS[k]}党支部"
-            code = f"{COUNTY_CODE}-J{len(organ_sides) + 1:03d}"
-            org = Organization(code=code, name=name, kind=Kind.BRANCH, sector=Sector.ORGAN)
+            code = f"{county.code}-J{len(organ_sides) + 1:03d}"
+            org = run.row(Organization, code=code, name=name, kind=Kind.BRANCH, sector=Sector.ORGAN)
             organ_sides.append(Side(org=org, place=organ, parent=organs_committee))
     run.organs = organ_sides
 
@@ -683,7 +1013,8 @@ def make_organizations(run):
     for township, count in zip(townships, counts, strict=True):
         for k in range(1, count + 1):
             place = names[len(village_sides)] + "村"
-            org = Organization(
+            org = run.row(
+                Organization,
                 code=f"{township.code}-V{k:02d}",
                 name=f"{place}党支部",
                 kind=Kind.BRANCH,
@@ -732,11 +1063,12 @@ def make_members(run):
             male = rng.random() < (0.85 if post == Post.SECRETARY and not organ else male_share)
             in_service = rng.random() < service_share
             probationary = post == Post.MEMBER and rng.random() < 0.04
-            member = Member(
+            member = run.row(
+                Member,
                 code=f"{side.org.code}-{k:03d}",
                 name=person_name(rng, male=male),
                 gender=Member.Gender.MALE if male else Member.Gender.FEMALE,
-                branch=side.org,
+                branch_id=side.org.id,
                 post=post,
                 in_service=in_service,
                 status=Member.Status.PROBATIONARY if probationary else Member.Status.FULL,
@@ -786,10 +1118,11 @@ def make_pairings(run):
             status = Pairing.Status.SUSPENDED  # stopped logging some months ago
             stop = start + datetime.timedelta(days=int(window * rng.uniform(0.5, 0.9)))
             stop = max(start, min(stop, latest))
-        pairing = Pairing(
-            code=f"{PAIRING_PREFIX}-{i + 1:03d}",
-            helper=helper.org,
-            helped=helped.org,
+        pairing = run.row(
+            Pairing,
+            code=f"{run.county.pairing_prefix}-{i + 1:03d}",
+            helper_id=helper.org.id,
+            helped_id=helped.org.id,
             start_date=start,
             end_date=end,
             status=status,
@@ -802,8 +1135,8 @@ def make_pairings(run):
                 f"建强{helped.org.name}班子，帮助{helped.place}发展{helped.crop}产业，"
                 "每年为群众办好两件以上实事。"
             ),
-            helper_liaison=rng.choice(helper.leaders[1:] or helper.leaders),
-            helped_liaison=rng.choice(helped.leaders[:2]),
+            helper_liaison_id=rng.choice(helper.leaders[1:] or helper.leaders).id,
+            helped_liaison_id=rng.choice(helped.leaders[:2]).id,
         )
         pairings.append(pairing)
         diligence = 0.95 if i == 0 else min(0.99, max(0.5, rng.gauss(0.88, 0.08)))
@@ -830,8 +1163,9 @@ def make_pairings(run):
         "suspensions",
         PairingSuspension,
         [
-            PairingSuspension(
-                pairing=plan.pairing,
+            run.row(
+                PairingSuspension,
+                pairing_id=plan.pairing.id,
                 start_date=plan.stop + datetime.timedelta(days=1),
                 reason="村“两委”换届，暂停共建活动",
             )
@@ -854,9 +1188,8 @@ def core_pool(rng, side, breadth):
 def make_users(run):
     """One demo login per role; the two secretaries are partners in the first pairing."""
     rng = run.rng
-    plan = run.plans[0]
+    plan = run.demo_plan = run.plans[0]
     township = plan.helped.parent
-    password = make_password(DEMO_PASSWORD)  # hashed once: every demo login shares it
     specs = [
         ("county", Role.COUNTY_STAFF, run.root, person_name(rng, male=True)),
         ("township", Role.SUPERVISOR, township, person_name(rng, male=False)),
@@ -867,37 +1200,60 @@ def make_users(run):
         # The system administrator by role, not a superuser: configuration, not the records.
         ("admin", Role.SYSTEM_ADMIN, run.root, person_name(rng, male=True)),
     ]
-    existing = {u.username: u for u in User.objects.filter(username__in=[s[0] for s in specs])}
-    assignments = []
     for username, role, org, name in specs:
-        user = existing.get(username)
-        if user is None:
-            user = User.objects.create(
-                username=username,
-                password=password,
-                last_name=name[:1],
-                first_name=name[1:],
-                is_staff=role == Role.SYSTEM_ADMIN,
-            )
-            run.counts["users"] = run.counts.get("users", 0) + 1
-        if role:
-            assignments.append(Assignment(user=user, organization=org, role=role))
-        run.users[username] = user
-        run.logins.append(
-            {
-                "username": username,
-                "role": Role(role).label if role else "系统管理员",
-                "organization": org.name if org else "（Django 管理后台）",
-                "password": DEMO_PASSWORD if username not in existing else "（已存在，未改）",
-            }
+        add_login(run, username, role, org, name)
+    run.staff = run.users["county"]
+
+
+def add_login(run, username, role, org, name):
+    """A demo login with `role` at `org`; an existing user keeps its password."""
+    user = User.objects.filter(username=username).first()
+    existing = user is not None
+    if user is None:
+        user = User.objects.create(
+            username=username,
+            password=demo_password(),
+            last_name=name[:1],
+            first_name=name[1:],
+            is_staff=role == Role.SYSTEM_ADMIN,
         )
-    run.save("assignments", Assignment, assignments)
-    # A running county: its staff went through the set-up checklist long ago.
+        run.counts["users"] = run.counts.get("users", 0) + 1
+    run.save(
+        "assignments",
+        Assignment,
+        [run.row(Assignment, user_id=user.pk, organization_id=org.id, role=role)],
+    )
+    run.users[username] = user
+    run.logins.append(
+        {
+            "username": username,
+            "role": Role(role).label,
+            "organization": org.name,
+            "password": "（已存在，未改）" if existing else DEMO_PASSWORD,
+        }
+    )
+    return user
+
+
+@functools.cache
+def demo_password():
+    return make_password(DEMO_PASSWORD)  # hashed once: every demo login shares it
+
+
+def make_setup_confirmations(run, root):
+    """A running county: its staff went through the set-up checklist long ago."""
+    now = timezone.now()
     run.save(
         "setup_confirmations",
         SetupConfirmation,
         [
-            SetupConfirmation(organization=run.root, step=step, confirmed_by=run.users["county"])
+            run.row(
+                SetupConfirmation,
+                organization_id=root.id,
+                step=step,
+                confirmed_by_id=run.staff.pk,
+                confirmed_at=now,
+            )
             for step in SetupStep
         ],
     )
@@ -917,8 +1273,9 @@ def make_households(run):
         if not plans:
             continue
         for _ in range(rng.randint(*run.scale.households)):
-            household = Household(
-                village=side.org,
+            household = run.row(
+                Household,
+                village_id=side.org.id,
                 head_name=person_name(rng, male=rng.random() < 0.8),
                 group=f"第{ORDINALS[rng.randint(0, 9)]}村民小组",
                 size=rng.randint(1, 7),
@@ -933,8 +1290,12 @@ def make_households(run):
             if end is None and rng.random() < 0.15 and (plan.stop - start).days > 200:
                 end = start + datetime.timedelta(days=rng.randint(180, (plan.stop - start).days))
             helps.append(
-                HelpPairing(
-                    member=rng.choice(helpers), household=household, start_date=start, end_date=end
+                run.row(
+                    HelpPairing,
+                    member_id=rng.choice(helpers).id,
+                    household_id=household.id,
+                    start_date=start,
+                    end_date=end,
                 )
             )
     run.save("households", Household, households)
@@ -962,19 +1323,19 @@ def make_activities(run):
     logged = []
     for plan in run.plans:
         logged += pairing_activities(run, plan, drought_years)
-    activities = [item.activity for item in logged]
-    run.save("activities", Activity, activities)
-    participations, outcomes = [], []
-    for item in logged:
-        activity_id = item.activity.pk
-        participations += [
-            Participation(activity_id=activity_id, member_id=m.pk) for m in item.members
-        ]
-        outcomes += [
-            Outcome(activity=item.activity, metric=run.metrics[code], value=value)
-            for code, value in item.outcomes
-        ]
-    run.save("participations", Participation, participations)
+    run.save("activities", Activity, [item.activity for item in logged])
+    # Participations are the most numerous rows by far: plain tuples, ids taken in one block.
+    ids = itertools.count(run.writer.take(Participation, sum(len(i.members) for i in logged)))
+    participations = [
+        (next(ids), item.activity.id, member.id) for item in logged for member in item.members
+    ]
+    run.save("participations", Participation, participations, ("id", "activity_id", "member_id"))
+    del participations
+    outcomes = [
+        run.row(Outcome, activity_id=item.activity.id, metric_id=run.metrics[code].pk, value=value)
+        for item in logged
+        for code, value in item.outcomes
+    ]
     run.save("outcomes", Outcome, outcomes)
     make_inspections(run, [item for item in logged if item.inspection])
 
@@ -1069,7 +1430,7 @@ def study_topic(rng, day):
     return rng.choice(topics)
 
 
-def place_of(rng, kind, plan):
+def place_of(rng, kind, plan, county):
     village, organ = plan.helped.place, plan.helper.place
     match kind.place:
         case "village":
@@ -1087,7 +1448,7 @@ def place_of(rng, kind, plan):
         case "homes":
             return f"{village}各村民小组"
         case "cemetery":
-            return f"{COUNTY}烈士陵园"
+            return f"{county}烈士陵园"
     return rng.choice([f"{village}党员活动室", f"{organ}会议室", f"{village}村委会会议室"])
 
 
@@ -1146,17 +1507,19 @@ def new_activity(
     if logged_by is None:
         logged_by = helper if rng.random() < 0.55 else helped
     on_behalf = logged_by is helped and rng.random() < 0.04
-    activity = Activity(
-        pairing=plan.pairing,
-        regime=run.regimes[regime] if regime else None,
+    activity = run.row(
+        Activity,
+        pairing_id=plan.pairing.id,
+        regime_id=run.regimes[regime].pk if regime else None,
         category=kind.category,
         date=day,
-        place=place or place_of(rng, kind, plan),
+        place=place or place_of(rng, kind, plan, run.county.name),
         title=title or kind.title.format_map(words),
         summary=summary or kind.summary.format_map(words),
         villager_count=villagers,
-        logged_by_branch=logged_by.org,
-        on_behalf_by=helped.parent if on_behalf else None,
+        logged_by_branch_id=logged_by.org.id,
+        on_behalf_by_id=helped.parent.id if on_behalf else None,
+        created_at=None,  # stamped below
         client_id=new_uuid(rng),
     )
     stamp(run, plan, activity, logged_by=logged_by)
@@ -1200,15 +1563,15 @@ def stamp(run, plan, activity, *, logged_by):
         activity.status = Status.CONFIRMED
         activity.confirmed_at = confirmed_at
     # The demo secretaries' own pairing is logged and confirmed by their logins.
-    if plan is run.plans[0]:
+    if plan is run.demo_plan:
         mine, theirs = (
             ("organ_secretary", "village_secretary")
             if logged_by is plan.helper
             else ("village_secretary", "organ_secretary")
         )
-        activity.created_by = run.users["township" if activity.on_behalf_by else mine]
+        activity.created_by_id = run.users["township" if activity.on_behalf_by_id else mine].pk
         if activity.status == Status.CONFIRMED:
-            activity.confirmed_by = run.users[theirs]
+            activity.confirmed_by_id = run.users[theirs].pk
 
 
 # Inspections --------------------------------------------------------------------------------------
@@ -1269,12 +1632,13 @@ def make_inspections(run, logged):
     for item in logged:
         spec, activity = item.inspection, item.activity
         plan = spec["plan"]
-        inspection = Inspection(
-            pairing=activity.pairing,
-            activity=activity,
+        inspection = run.row(
+            Inspection,
+            pairing_id=activity.pairing_id,
+            activity_id=activity.id,
             year=activity.date.year,
-            inspector=spec["inspector"].org,
-            inspected=spec["inspected"].org,
+            inspector_id=spec["inspector"].org.id,
+            inspected_id=spec["inspected"].org.id,
             date=activity.date,
             findings=spec["findings"],
             satisfaction=rng.choices(
@@ -1294,7 +1658,13 @@ def make_inspections(run, logged):
                 lost, remark = Decimal(rng.choice(["0", "0", "0", "0", "0.5", "1"])), ""
             score = max(Decimal(0), check.max_score - lost)
             scores.append(
-                InspectionScore(inspection=inspection, item=check, score=score, remark=remark)
+                run.row(
+                    InspectionScore,
+                    inspection_id=inspection.id,
+                    item_id=check.pk,
+                    score=score,
+                    remark=remark,
+                )
             )
         for _, _, task in spec["found"]:
             rectifications.append(new_rectification(run, inspection, spec["inspected"], task))
@@ -1323,10 +1693,11 @@ def new_rectification(run, inspection, inspected, task):
         verified_at = pick_day(
             rng, done_at, min(done_at + datetime.timedelta(days=30), run.last_day)
         )
-    return Rectification(
-        inspection=inspection,
+    return run.row(
+        Rectification,
+        inspection_id=inspection.id,
         description=task,
-        owner=rng.choice(inspected.leaders),
+        owner_id=rng.choice(inspected.leaders).id,
         due_date=due,
         status=status,
         done_at=done_at,
@@ -1365,13 +1736,14 @@ def make_needs(run):
                 status = rng.choices(
                     [NeedStatus.OPEN, NeedStatus.COMMITTED, NeedStatus.DONE], [45, 40, 15]
                 )[0]
-            need = Need(
-                pairing=plan.pairing,
+            need = run.row(
+                Need,
+                pairing_id=plan.pairing.id,
                 title=title,
                 description=description.format_map(words),
-                raised_by=plan.helped.org if rng.random() < 0.85 else plan.helper.org,
+                raised_by_id=(plan.helped.org if rng.random() < 0.85 else plan.helper.org).id,
                 raised_on=raised_on,
-                source_activity=source,
+                source_activity_id=source.id if source else None,
                 status=status,
             )
             needs.append(need)
@@ -1408,9 +1780,10 @@ def new_commitment(run, plan, need, title, amounts, since, due, state):
         done_on = pick_day(
             rng, first, max(first, min(due + datetime.timedelta(days=30), run.last_day))
         )
-    return Commitment(
-        pairing=plan.pairing,
-        need=need,
+    return run.row(
+        Commitment,
+        pairing_id=plan.pairing.id,
+        need_id=need.id if need else None,
         title=title,
         amount=Decimal(rng.randrange(amounts[0], amounts[1] + 1, 500)) if amounts else None,
         due_date=due,
@@ -1435,14 +1808,15 @@ def make_period_figures(run):
         for year in range(run.start.year, run.today.year + 1):
             period = Period.parse(str(year))
             figures.append(
-                PeriodFigure(
-                    organization=side.org,
-                    metric=metric,
+                run.row(
+                    PeriodFigure,
+                    organization_id=side.org.id,
+                    metric_id=metric.pk,
                     period=period.code,
                     period_start=period.start,
                     period_end=period.end,
                     value=area,
-                    entered_by=run.users["county"],
+                    entered_by_id=run.staff.pk,
                 )
             )
             growth = Decimal(rng.randint(1010, 1080)) / 1000
