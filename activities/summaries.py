@@ -33,10 +33,10 @@ DIALECTS = {
     "postgresql": {
         "month": "date_trunc('month', {0}::timestamp)::date",
         "next_month": "(date_trunc('month', {0}::timestamp) + interval '1 month')::date",
-        "year": "EXTRACT(YEAR FROM {0})::integer",
+        "year": "date_part('year', {0})::integer",
         "year_start": "date_trunc('year', {0}::timestamp)::date",
         "next_year": "(date_trunc('year', {0}::timestamp) + interval '1 year')::date",
-        "month_bit": "(1 << (EXTRACT(MONTH FROM {0})::integer - 1))",
+        "month_bit": "(1 << (date_part('month', {0})::integer - 1))",
         "same": "IS NOT DISTINCT FROM",
         "differs": "IS DISTINCT FROM",
     },
