@@ -105,6 +105,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # Django's native pool (psycopg_pool) for app servers: DATABASE_POOL=true, or the largest
+    # number of connections each process keeps (gunicorn threads × 1, say DATABASE_POOL=8).
+    # Connections then return to the pool after each request, so CONN_MAX_AGE stays 0.
+    pool = env.str("DATABASE_POOL", default="")
+    if pool and pool.lower() not in ("0", "false", "no"):
+        size = int(pool) if pool.isdigit() else 4
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": size,
+            "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+        }
 # A read-only copy (a streaming replica) for the reports' reads: cobuild/routers.py.
 if env("REPORTS_DATABASE_URL", default=""):
     DATABASES["reports"] = {
