@@ -204,7 +204,7 @@ def pairing_detail(request, pk):
                 pairing.pk
             ],
             "recent": activities.order_by("-date", "-pk")[:5],
-            "needs": access.readable(user, Need.objects.all())
+            "needs": access.readable(user, Need.objects.select_related("raised_by"))
             .filter(pairing=pairing)
             .order_by("status", "-raised_on"),
             "commitments": access.readable(user, Commitment.objects.select_related("need"))
