@@ -182,6 +182,8 @@ def rectification_update(request, pk):
 def rectification_list(request):
     today = timezone.localdate()
     filters = RectificationFilterForm(request.GET or None)
+    # The owners (members) come in a second query for the page's rows only: joined, the
+    # database would read every member to sort the rectifications of the whole scope.
     rows = access.readable(
         request.user,
         Rectification.objects.select_related(
@@ -189,8 +191,7 @@ def rectification_list(request):
             "inspection__pairing__helped",
             "inspection__inspector",
             "inspection__inspected",
-            "owner",
-        ),
+        ).prefetch_related("owner"),
     ).annotate(
         overdue=Case(
             When(status__in=UNFINISHED, due_date__lt=today, then=Value(True)),
@@ -200,7 +201,8 @@ def rectification_list(request):
     )
     rows = filters.apply(rows, today).order_by("-overdue", "due_date", "pk")
     if request.GET.get("export") == "xlsx":
-        return _export_rectifications(request, rows)
+        # The whole list: the owners joined (a list of every owner's id would be longer).
+        return _export_rectifications(request, rows.prefetch_related(None).select_related("owner"))
     # Overdue first is a computed order, so no cursor: numbered pages over a bounded count.
     page = bounded_page(rows, request, size=PAGE_SIZE)
     return render(

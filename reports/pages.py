@@ -183,12 +183,13 @@ def find_target(kind, user):
         "rectification": Rectification.objects.all(),
         "help_pairing": HelpPairing.objects.all(),
     }
+    # A secretary's own: the pairings their branch helps in, the drafts their branch logged.
+    own = access.scope_of(user).write_branches
     writable = {
-        "pairing": Pairing.objects.filter(helper__in=access.scope_of(user).write_branches)
-        if access.scope_of(user).write_branches
-        else Pairing.objects.all(),
+        "pairing": Pairing.objects.filter(helper__in=own) if own else Pairing.objects.all(),
         "draft": Activity.objects.filter(
-            status__in=[Activity.Status.DRAFT, Activity.Status.RETURNED]
+            status__in=[Activity.Status.DRAFT, Activity.Status.RETURNED],
+            **({"logged_by_branch__in": own} if own else {}),
         ),
         "commitment": Commitment.objects.all(),
     }
@@ -204,7 +205,8 @@ def find_target(kind, user):
         rows = ImportRun.objects.filter(user=user)
     else:
         raise LookupError(f"No way to find a {kind}")
-    return rows.order_by("-pk").first()
+    # A draft of the current period (older ones are locked for secretaries).
+    return rows.order_by("-date" if kind == "draft" else "-pk", "-pk").first()
 
 
 def url_of(page, obj=None):
