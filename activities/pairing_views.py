@@ -3,7 +3,6 @@
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -12,11 +11,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from activities import compliance, workflow
 from activities.forms import CommitmentForm, NeedForm, ProgressForm, VisitForm
 from activities.models import Activity, Commitment, Need
+from cobuild.pagination import bounded_page, filter_query, keyset_page
 from cobuild.xlsx import list_export
 from pairings import access
 from pairings.models import HelpPairing, Pairing
 
 PAGE_SIZE = 20
+NEED_ORDER = ("-raised_on", "-pk")  # newest first, and the keyset pages' cursor
 
 
 def _pairing(user, pk, *, write=False):
@@ -47,29 +48,25 @@ class PairingFilterForm(forms.Form):
 
 
 def _query(request):
-    """The list's query string without paging and export: for the pager and the export link."""
-    query = request.GET.copy()
-    query.pop("page", None)
-    query.pop("export", None)
-    return query.urlencode()
+    """The list's query string without paging and export: for the export link."""
+    return filter_query(request).urlencode()
 
 
 @require_GET
 def pairing_list(request):
+    """Pairings by code: keyset pages on the (unique) code, thousands at city scale."""
     filters = PairingFilterForm(request.GET or None)
-    pairings = (
-        filters.apply(access.visible_pairings(request.user))
-        .annotate(
-            open_needs=Count("needs", filter=Q(needs__status="open", needs__deleted_at=None)),
-        )
-        .order_by("code")
+    pairings = filters.apply(access.visible_pairings(request.user))
+    listed = pairings.annotate(
+        open_needs=Count("needs", filter=Q(needs__status="open", needs__deleted_at=None)),
     )
     if request.GET.get("export") == "xlsx":
-        return _export_pairings(request, pairings)
+        return _export_pairings(request, listed.order_by("code"))
+    page = keyset_page(listed, request, ordering=("code",), size=PAGE_SIZE, count_queryset=pairings)
     return render(
         request,
         "activities/pairing_list.html",
-        {"pairings": pairings, "filters": filters, "query": _query(request)},
+        {"page": page, "filters": filters, "query": _query(request)},
     )
 
 
@@ -152,7 +149,7 @@ def need_list(request):
             request.user,
             Need.objects.select_related("pairing__helper", "pairing__helped", "raised_by"),
         )
-    ).order_by("-raised_on", "-pk")
+    ).order_by(*NEED_ORDER)
     if request.GET.get("export") == "xlsx":
         return list_export(
             request,
@@ -182,7 +179,7 @@ def need_list(request):
                 for n in needs
             ),
         )
-    page = Paginator(needs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = keyset_page(needs, request, ordering=NEED_ORDER, size=PAGE_SIZE)
     return render(
         request,
         "activities/need_list.html",
@@ -207,7 +204,7 @@ def pairing_detail(request, pk):
                 pairing.pk
             ],
             "recent": activities.order_by("-date", "-pk")[:5],
-            "needs": access.readable(user, Need.objects.all())
+            "needs": access.readable(user, Need.objects.select_related("raised_by"))
             .filter(pairing=pairing)
             .order_by("status", "-raised_on"),
             "commitments": access.readable(user, Commitment.objects.select_related("need"))
@@ -292,13 +289,16 @@ def commitment_progress(request, pk):
 
 @require_GET
 def help_list(request):
-    help_pairings = access.readable(
-        request.user,
-        HelpPairing.objects.select_related("member__branch", "household__village").annotate(
-            visit_count=Count("visits", filter=Q(visits__deleted_at=None))
-        ),
-    ).order_by("household__village__path", "household__head_name")
-    return render(request, "activities/help_list.html", {"help_pairings": help_pairings})
+    """One-helps-one pairings by village and household: numbered pages, bounded (the order
+    runs through two joins, so it is no cursor)."""
+    help_pairings = access.readable(request.user, HelpPairing.objects.all())
+    listed = (
+        help_pairings.select_related("member__branch", "household__village")
+        .annotate(visit_count=Count("visits", filter=Q(visits__deleted_at=None)))
+        .order_by("household__village__path", "household__head_name", "pk")
+    )
+    page = bounded_page(listed, request, size=PAGE_SIZE, count_queryset=help_pairings)
+    return render(request, "activities/help_list.html", {"page": page})
 
 
 @require_http_methods(["GET", "POST"])

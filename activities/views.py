@@ -3,7 +3,6 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.db.models import Count
 from django.http import Http404, JsonResponse
@@ -15,12 +14,17 @@ from activities import workflow
 from activities.filters import ActivityFilterForm
 from activities.forms import ActivityForm, ReturnForm, UnlockForm
 from activities.models import Activity, Inspection
+from cobuild.pagination import filter_query, keyset_page
 from cobuild.xlsx import list_export
 from pairings import access
 from pairings.models import Pairing
 from pairings.templatetags.people import person
 
 PAGE_SIZE = 20
+# Newest first, and the cursor of the keyset pages (cobuild/pagination.py): a list of every
+# activity in scope, millions at province scale, pages through an index from the cursor.
+LIST_ORDER = ("-date", "-pk")
+TRASH_ORDER = ("-deleted_at", "-pk")
 
 
 def _activity_for(user, pk, queryset=None):
@@ -40,17 +44,12 @@ def activity_list(request):
     filters = ActivityFilterForm(request.GET or None, user=request.user)
     activities = filters.apply(access.readable(request.user, Activity.objects.for_list()))
     if request.GET.get("export") == "xlsx":
-        return _export_activities(request, activities.order_by("-date", "-pk"))
-    page = Paginator(activities.order_by("-date", "-pk"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    query = request.GET.copy()
-    query.pop("page", None)
-    query.pop("export", None)
+        return _export_activities(request, activities.order_by(*LIST_ORDER))
+    page = keyset_page(activities, request, ordering=LIST_ORDER, size=PAGE_SIZE)
     return render(
         request,
         "activities/activity_list.html",
-        {"filters": filters, "page": page, "query": query.urlencode()},
+        {"filters": filters, "page": page, "query": filter_query(request).urlencode()},
     )
 
 
@@ -367,9 +366,7 @@ def trash_list(request):
     activities = access.trashed(request.user, Activity.objects.for_list()).select_related(
         "deleted_by"
     )
-    page = Paginator(activities.order_by("-deleted_at", "-pk"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = keyset_page(activities, request, ordering=TRASH_ORDER, size=PAGE_SIZE)
     return render(request, "activities/trash_list.html", {"page": page})
 
 

@@ -3,7 +3,6 @@ items it opens, moved from open to verified by the two sides."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.db.models import BooleanField, Case, Count, Sum, Value, When
 from django.shortcuts import redirect, render
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from activities import workflow
 from activities.forms import InspectionForm, RectificationFilterForm, RectificationStepForm
 from activities.models import Inspection, Rectification
+from cobuild.pagination import bounded_page, filter_query
 from cobuild.xlsx import list_export
 from pairings import access
 from pairings.models import Pairing
@@ -182,6 +182,8 @@ def rectification_update(request, pk):
 def rectification_list(request):
     today = timezone.localdate()
     filters = RectificationFilterForm(request.GET or None)
+    # The owners (members) come in a second query for the page's rows only: joined, the
+    # database would read every member to sort the rectifications of the whole scope.
     rows = access.readable(
         request.user,
         Rectification.objects.select_related(
@@ -189,8 +191,7 @@ def rectification_list(request):
             "inspection__pairing__helped",
             "inspection__inspector",
             "inspection__inspected",
-            "owner",
-        ),
+        ).prefetch_related("owner"),
     ).annotate(
         overdue=Case(
             When(status__in=UNFINISHED, due_date__lt=today, then=Value(True)),
@@ -200,15 +201,14 @@ def rectification_list(request):
     )
     rows = filters.apply(rows, today).order_by("-overdue", "due_date", "pk")
     if request.GET.get("export") == "xlsx":
-        return _export_rectifications(request, rows)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    query.pop("export", None)
+        # The whole list: the owners joined (a list of every owner's id would be longer).
+        return _export_rectifications(request, rows.prefetch_related(None).select_related("owner"))
+    # Overdue first is a computed order, so no cursor: numbered pages over a bounded count.
+    page = bounded_page(rows, request, size=PAGE_SIZE)
     return render(
         request,
         "activities/rectification_list.html",
-        {"filters": filters, "page": page, "query": query.urlencode()},
+        {"filters": filters, "page": page, "query": filter_query(request).urlencode()},
     )
 
 

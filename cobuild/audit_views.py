@@ -3,7 +3,6 @@
 import datetime
 
 from django import forms
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import render
@@ -12,10 +11,13 @@ from django.views.decorators.http import require_GET
 
 from cobuild import audit
 from cobuild.models import AuditEvent
+from cobuild.pagination import filter_query, keyset_page
 from cobuild.xlsx import list_export
 from pairings import access
 
 PAGE_SIZE = 50
+# Newest first; the log only grows, so its pages are keyset pages (cobuild/pagination.py).
+ORDER = ("-time", "-pk")
 
 
 class AuditFilterForm(forms.Form):
@@ -79,7 +81,7 @@ def audit_search(request):
         audit.record_refusal(request, status=404, object_type="audit", object_repr="审计日志")
         raise Http404("页面不存在。")
     filters = AuditFilterForm(request.GET or None)
-    events = filters.apply(AuditEvent.objects.all()).order_by("-time", "-pk")
+    events = filters.apply(AuditEvent.objects.all()).order_by(*ORDER)
     if request.GET.get("export") == "xlsx":
         return list_export(
             request,
@@ -113,10 +115,7 @@ def audit_search(request):
                 for e in events.iterator(chunk_size=2000)
             ),
         )
-    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    query.pop("export", None)
+    page = keyset_page(events, request, ordering=ORDER, size=PAGE_SIZE)
     return render(
         request,
         "audit/search.html",
@@ -124,7 +123,7 @@ def audit_search(request):
             "filters": filters,
             "page": page,
             "rows": [(e, _detail_text(e.detail)) for e in page.object_list],
-            "query": query.urlencode(),
+            "query": filter_query(request).urlencode(),
         },
     )
 

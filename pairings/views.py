@@ -2,11 +2,12 @@
 
 from django import forms
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from cobuild.pagination import bounded_page, filter_query, keyset_page
 from cobuild.xlsx import list_export
 from pairings import access
 from pairings.models import Member, Organization
@@ -21,10 +22,7 @@ def _require_roster_reader(user):
 
 
 def _query(request):
-    query = request.GET.copy()
-    query.pop("page", None)
-    query.pop("export", None)
-    return query.urlencode()
+    return filter_query(request).urlencode()
 
 
 class OrganizationFilterForm(forms.Form):
@@ -69,11 +67,18 @@ def _with_parents(organizations):
 def organization_list(request):
     _require_roster_reader(request.user)
     filters = OrganizationFilterForm(request.GET or None)
-    organizations = (
-        filters.apply(access.visible_organizations(request.user))
-        .annotate(member_count=Count("members", filter=Q(members__deleted_at=None)))
-        .order_by("path")
+    found = filters.apply(access.visible_organizations(request.user))
+    # Each listed organization's members, counted in a subquery per row: a join and GROUP BY
+    # would count the members of every organization in scope before the page takes 50.
+    members = (
+        Member.objects.alive()
+        .filter(branch=OuterRef("pk"))
+        .order_by()
+        .values("branch")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
+    organizations = found.annotate(member_count=Coalesce(Subquery(members), 0)).order_by("path")
     if request.GET.get("export") == "xlsx":
         return list_export(
             request,
@@ -92,7 +97,10 @@ def organization_list(request):
                 for o, parent in _with_parents(organizations)
             ),
         )
-    page = Paginator(organizations, PAGE_SIZE).get_page(request.GET.get("page"))
+    # In the tree's order: the (unique) path is the keyset pages' cursor.
+    page = keyset_page(
+        organizations, request, ordering=("path",), size=PAGE_SIZE, count_queryset=found
+    )
     return render(
         request,
         "pairings/organization_list.html",
@@ -179,7 +187,9 @@ def member_list(request):
                 for m in members
             ),
         )
-    page = Paginator(members, PAGE_SIZE).get_page(request.GET.get("page"))
+    # By branch, then name: the order runs through a join, so no cursor but numbered pages over
+    # a bounded count (a branch or a name in the filters narrows a long roster).
+    page = bounded_page(members, request, size=PAGE_SIZE)
     return render(
         request,
         "pairings/member_list.html",

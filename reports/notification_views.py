@@ -2,10 +2,10 @@
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from cobuild.pagination import keyset_page
 from pairings import access
 from reports.models import Notification, NotificationPreference
 
@@ -36,8 +36,13 @@ def notification_list(request):
             return redirect("notifications")
     else:
         form = PreferenceForm(instance=preference)
-    page = Paginator(Notification.objects.filter(user=user), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    # Newest first in keyset pages: reminders are never deleted, so one user's list only grows.
+    page = keyset_page(
+        Notification.objects.filter(user=user),
+        request,
+        ordering=("-created_at", "-pk"),
+        size=PAGE_SIZE,
+        counted=False,
     )
     return render(request, "reports/notification_list.html", {"page": page, "form": form})
 

@@ -89,6 +89,8 @@ def report_list(request):
     user = request.user
     _require_reader(user)
     reports = _readable_reports(user).for_list().order_by("-created_at", "-pk")
+    # Django's Paginator is kept: reports are written by hand, a few per scope a year, so the
+    # count and the offset stay small.
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
     trashed = []
     if access.is_county_staff(user):

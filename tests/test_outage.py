@@ -87,14 +87,14 @@ def test_a_database_error_outside_the_view_also_answers_503(county, secretary_cl
 
 
 def test_a_database_error_in_a_page_view_answers_503_not_500(county, secretary_client):
-    with mock.patch.object(views, "Paginator", side_effect=OperationalError(SECRET_DETAIL)):
+    with mock.patch.object(views, "keyset_page", side_effect=OperationalError(SECRET_DETAIL)):
         response = secretary_client.get(reverse("activities:list"))
 
     assert_outage_page(response)
 
 
 def test_other_errors_stay_a_plain_500(county, secretary_client):
-    with mock.patch.object(views, "Paginator", side_effect=ValueError("boom")):
+    with mock.patch.object(views, "keyset_page", side_effect=ValueError("boom")):
         response = secretary_client.get(reverse("activities:list"))
 
     assert response.status_code == 500
