@@ -15,7 +15,7 @@ from collections import Counter
 from contextlib import contextmanager
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, connections
 
 COUNTED = "{a}.status IN ('submitted', 'confirmed') AND {a}.deleted_at IS NULL"
 
@@ -197,14 +197,13 @@ def install_sql(vendor):
     statements = []
     for name, table, event, condition, body in triggers(vendor):
         when = f"WHEN ({condition})" if condition else ""
+        steps = ";\n".join(body)
         if vendor == "sqlite":
-            steps = ";\n".join(body)
             statements.append(
                 f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW {when}\n"
                 f"BEGIN\n{steps};\nEND"
             )
         else:
-            steps = ";\n".join(body)
             statements.append(
                 f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
                 f"BEGIN\n{steps};\nRETURN NULL;\nEND $$"
@@ -268,8 +267,6 @@ def rebuild_sql(vendor):
 def differences(using=None):
     """{table: (rows only stored, rows only computed)} for every summary that is not what a
     from-scratch computation gives; empty when the summaries are right."""
-    from django.db import connections
-
     db = connections[using or "default"]
     found = {}
     with db.cursor() as cursor:
@@ -292,8 +289,6 @@ def _normal(row, money):
 
 
 def _run(statements, using=None):
-    from django.db import connections
-
     with connections[using or "default"].cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)
@@ -308,8 +303,6 @@ def install(schema_editor, *, remove=False):
 
 def rebuild(using=None):
     """Recompute the summaries from scratch (in the caller's transaction, if any)."""
-    from django.db import connections
-
     _run(rebuild_sql(connections[using or "default"].vendor), using)
 
 
