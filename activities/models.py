@@ -302,6 +302,12 @@ class Activity(Trashable):
             models.Index(fields=["pairing", "regime", "date"], name="activity_pairing_regime_date"),
             models.Index(fields=["date", "status"], name="activity_date_status"),
             models.Index(fields=["status", "submitted_at"], name="activity_status_submitted"),
+            # The trash page: newest first among the few trashed rows.
+            models.Index(
+                fields=["deleted_at", "id"],
+                condition=Q(deleted_at__isnull=False),
+                name="activity_trashed",
+            ),
         ]
 
     def __str__(self):
