@@ -739,7 +739,7 @@ class CopyWriter(Writer):
     are set aside while the rows go in and built again at the end, in the same transaction: one
     sort per index and one join per foreign key instead of an index update and a deferred check
     per row (which made COPY itself some fifteen times slower and the commit slower still).
-    Primary keys stay, and so does every check constraint.
+    Primary keys, partial and expression indexes and check constraints stay.
     """
 
     name = "copy"
@@ -760,12 +760,19 @@ class CopyWriter(Writer):
             self.constraints = cursor.fetchall()
             cursor.execute(
                 "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index"
-                " WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary AND NOT EXISTS ("
+                " WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary"
+                # Partial and expression indexes stay: small, and rebuilding one from its
+                # definition may spell its expression differently.
+                " AND indpred IS NULL AND indexprs IS NULL AND NOT EXISTS ("
                 "  SELECT FROM pg_constraint WHERE conindid = indexrelid AND conrelid = indrelid)"
                 " ORDER BY indrelid, indexrelid",
                 [tables],
             )
             self.indexes = cursor.fetchall()
+            # Checks still pending from earlier in the transaction would block ALTER TABLE: run
+            # them now (Django's foreign keys are deferred, and stay so for what follows).
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             # Foreign keys first: one may rest on a unique constraint.
             for table, name, _kind, _ in sorted(self.constraints, key=lambda c: c[2]):
                 cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
