@@ -260,3 +260,17 @@ class CopyWriterTests(TestCase):
             cursor.execute("SELECT pg_sequence_last_value('activities_activity_id_seq')")
             # Sequences are not transactional: ids once taken stay taken, and are never reused.
             assert (cursor.fetchone()[0] or 0) >= (sequence or 0)
+
+
+def test_city_and_province_are_counties_under_a_region():
+    county = demo.SCALES["county"]
+    city, province = demo.SCALES["city"], demo.SCALES["province"]
+    assert (city.counties, city.region, city.years) == (10, "city", 5)
+    assert (province.counties, province.region, province.years) == (100, "province", 3)
+    assert dataclasses.replace(city, counties=1, region="") == county
+    assert dataclasses.replace(province, counties=1, region="", years=5) == county
+    assert province.counties * province.pairings == 30_000
+    codes = [c.code for c in demo.counties_of(province)]
+    assert codes[0] == "QS" and len(set(codes)) == 100
+    names = [c.name for c in demo.counties_of(province)]
+    assert names[0] == "青山县" and len(set(names)) == 100
