@@ -5,6 +5,9 @@ from activities.models import Activity, Regime
 from pairings import access
 
 OTHER = "other"
+# Up to this many pairings the filter is a drop-down; a wider scope (a city, a province) types
+# the pairing's code instead of loading thousands of options into every page.
+PAIRING_OPTIONS = 200
 
 
 class ActivityFilterForm(forms.Form):
@@ -28,8 +31,19 @@ class ActivityFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["pairing"].queryset = access.visible_pairings(user).order_by("code")
-        self.fields["pairing"].empty_label = "全部对子"
+        pairings = access.visible_pairings(user).order_by("code")
+        if pairings[: PAIRING_OPTIONS + 1].count() > PAIRING_OPTIONS:
+            self.fields["pairing"] = forms.ModelChoiceField(
+                label="共建对子编号",
+                queryset=pairings,
+                required=False,
+                to_field_name="code",
+                widget=forms.TextInput(attrs={"placeholder": "对子编号"}),
+                error_messages={"invalid_choice": "没有这个编号的共建对子，或不在您的查看范围内。"},
+            )
+        else:
+            self.fields["pairing"].queryset = pairings
+            self.fields["pairing"].empty_label = "全部对子"
         self.fields["regime"].choices = [
             ("", "全部制度"),
             *[(r.code, r.name) for r in Regime.objects.all()],

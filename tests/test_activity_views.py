@@ -1117,3 +1117,37 @@ class QueryCountTests(TestCase):
         self.count(self.w.staff, url, self.LIST_QUERIES, status="submitted", q="集体")
         second = self.count(self.w.staff, f"{url}?{page.next_query}", self.LIST_QUERIES)
         assert second.context["page"].has_previous
+
+
+class WideScopePairingFilterTests(TestCase):
+    """A city or province sees thousands of pairings: the list's pairing filter takes a code
+    instead of rendering every pairing as an option."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = make_two_pairing_county()
+        cls.a = make_activity(cls.w.pairing_a, title="石门村集体学习")
+        cls.b = make_activity(cls.w.pairing_b, title="河口村集体学习")
+
+    def list_page(self, user, **params):
+        self.client.force_login(user)
+        return self.client.get(reverse("activities:list"), params)
+
+    def test_few_pairings_are_a_drop_down(self):
+        page = self.list_page(self.w.staff).content.decode()
+        assert f'<option value="{self.w.pairing_a.pk}">' in page
+
+    @mock.patch("activities.filters.PAIRING_OPTIONS", 1)
+    def test_many_pairings_are_filtered_by_code(self):
+        page = self.list_page(self.w.staff).content.decode()
+        assert '<input type="text" name="pairing"' in page and "<option value" not in re.sub(
+            r'<select name="(regime|category|status)".*?</select>', "", page, flags=re.S
+        )
+        listed = self.list_page(self.w.staff, pairing=self.w.pairing_a.code).content.decode()
+        assert "石门村集体学习" in listed and "河口村集体学习" not in listed
+
+    @mock.patch("activities.filters.PAIRING_OPTIONS", 0)
+    def test_a_code_outside_the_scope_is_refused_with_a_message(self):
+        page = self.list_page(self.w.supervisor_a, pairing=self.w.pairing_b.code).content.decode()
+        assert "没有这个编号的共建对子，或不在您的查看范围内。" in page
+        assert "河口村集体学习" not in page
