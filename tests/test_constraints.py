@@ -31,6 +31,7 @@ from activities.models import (
     Need,
     Outcome,
     Participation,
+    ParticipantYear,
     PeriodFigure,
     PeriodUnlock,
     Rectification,
@@ -584,6 +585,14 @@ class NeedAndCommitmentConstraintTests(County, TestCase):
         make_commitment(self.pairing, status="done", done_on=datetime.date(2025, 5, 1))
 
 
+class SummaryConstraintTests(County, TestCase):
+    def test_a_member_has_one_participation_row_a_year(self):
+        ParticipantYear.objects.create(member=self.organ_member, year=2031, months=0b1)
+        with refused(ParticipantYear, "participant_year_unique"):
+            ParticipantYear.objects.create(member=self.organ_member, year=2031, months=0b10)
+        ParticipantYear.objects.create(member=self.organ_member, year=2032, months=0b10)
+
+
 class ConstraintCoverageTests(TestCase):
     def test_every_declared_constraint_is_tested_in_this_module(self):
         source = Path(__file__).read_text(encoding="utf-8")
@@ -828,6 +837,9 @@ class TrashTests(County, TestCase):
             and rel.auto_created
             and not rel.related_model.__name__.startswith("Historical")
             and rel.on_delete is not models.PROTECT
+            # The summaries (activities/summaries.py) hold no constraint: deleting never
+            # reaches them, and their rows go only with the counted rows they sum.
+            and not (rel.on_delete is models.DO_NOTHING and not rel.field.db_constraint)
         ]
         # An activity's own parts go with it; the activity itself is never deleted by users.
         assert sorted(cascading) == [
