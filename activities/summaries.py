@@ -27,6 +27,7 @@ DIALECTS = {
         "year_start": "date({0}, 'start of year')",
         "next_year": "date({0}, 'start of year', '+1 year')",
         "month_bit": "(1 << (CAST(strftime('%m', {0}) AS INTEGER) - 1))",
+        "months_mask": "SUM(DISTINCT {0})",  # SQLite has no BIT_OR; the bits are distinct
         "same": "IS",
         "differs": "IS NOT",
     },
@@ -37,6 +38,7 @@ DIALECTS = {
         "year_start": "date_trunc('year', {0}::timestamp)::date",
         "next_year": "(date_trunc('year', {0}::timestamp) + interval '1 year')::date",
         "month_bit": "(1 << (date_part('month', {0})::integer - 1))",
+        "months_mask": "BIT_OR({0})",  # hashes; SUM(DISTINCT) sorts every attendance
         "same": "IS NOT DISTINCT FROM",
         "differs": "IS DISTINCT FROM",
     },
@@ -91,7 +93,7 @@ def participant_years(sql, members, day):
         f"""DELETE FROM activities_participantyear
             WHERE year = {sql.year(day)} AND member_id IN ({members})""",
         f"""INSERT INTO activities_participantyear (member_id, year, months)
-            SELECT p.member_id, {sql.year(day)}, SUM(DISTINCT {sql.month_bit("a.date")})
+            SELECT p.member_id, {sql.year(day)}, {sql.months_mask(sql.month_bit("a.date"))}
             FROM activities_participation p
             JOIN activities_activity a ON a.id = p.activity_id
             WHERE p.member_id IN ({members}) AND a.date >= {start} AND a.date < {stop}
@@ -248,7 +250,7 @@ def scratch_sql(vendor):
             FROM activities_outcome o JOIN activities_activity a ON a.id = o.activity_id
             WHERE {counted}
             GROUP BY a.pairing_id, o.metric_id, {sql.month("a.date")}""",
-        "activities_participantyear": f"""SELECT p.member_id, {sql.year("a.date")}, SUM(DISTINCT {sql.month_bit("a.date")})
+        "activities_participantyear": f"""SELECT p.member_id, {sql.year("a.date")}, {sql.months_mask(sql.month_bit("a.date"))}
             FROM activities_participation p JOIN activities_activity a ON a.id = p.activity_id
             WHERE {counted}
             GROUP BY p.member_id, {sql.year("a.date")}""",
