@@ -942,11 +942,21 @@ class Commitment(Trashable):
 class ActivitySummary(models.Model):
     """Counted activities of a pairing by regime, category and month."""
 
+    # Read by pairing and month (the indexes below); no index of their own on the keys.
     pairing = models.ForeignKey(
-        Pairing, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Pairing,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     regime = models.ForeignKey(
-        Regime, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+        Regime,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
     )
     category = models.CharField(max_length=20)
     month = models.DateField()  # the first day of the month
@@ -970,10 +980,18 @@ class OutcomeSummary(models.Model):
     """Outcome totals of a pairing's counted activities by metric and month."""
 
     pairing = models.ForeignKey(
-        Pairing, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Pairing,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     metric = models.ForeignKey(
-        Metric, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        Metric,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     month = models.DateField()
     total = models.DecimalField(max_digits=18, decimal_places=2)
@@ -996,8 +1014,12 @@ class ParticipantYear(models.Model):
     between these months" is a bit test over one row per member, not a distinct count over every
     attendance."""
 
-    member = models.ForeignKey(
-        Member, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    member = models.ForeignKey(  # the unique constraint's index leads with it
+        Member,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     year = models.PositiveSmallIntegerField()
     months = models.PositiveIntegerField()

@@ -257,12 +257,24 @@ def scratch_sql(vendor):
     }
 
 
+# The rebuild inserts in index order (by the columns' positions in TABLES): a btree filled in
+# order is written page after page; at province scale, filling the participation months in hash
+# order took 2.3 times as long.
+REBUILD_ORDER = {
+    "activities_activitysummary": "1, 4",
+    "activities_outcomesummary": "1, 3",
+    "activities_participantyear": "1, 2",
+}
+
+
 def rebuild_sql(vendor):
     """Recompute every summary row from the base tables."""
     statements = []
     for table, select in scratch_sql(vendor).items():
         statements.append(f"DELETE FROM {table}")
-        statements.append(f"INSERT INTO {table} ({TABLES[table]}) {select}")
+        statements.append(
+            f"INSERT INTO {table} ({TABLES[table]}) {select} ORDER BY {REBUILD_ORDER[table]}"
+        )
     return statements
 
 
@@ -303,9 +315,18 @@ def install(schema_editor, *, remove=False):
         schema_editor.execute(statement)
 
 
+REBUILD_WORK_MEM = "256MB"
+
+
 def rebuild(using=None):
-    """Recompute the summaries from scratch (in the caller's transaction, if any)."""
-    _run(rebuild_sql(connections[using or "default"].vendor), using)
+    """Recompute the summaries from scratch (in the caller's transaction, if any).
+
+    On PostgreSQL the transaction's sorts and hashes get REBUILD_WORK_MEM: at province scale the
+    default 4 MB spills the 33 million attendances' aggregate to disk many times over.
+    """
+    vendor = connections[using or "default"].vendor
+    memory = [f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'"] if vendor == "postgresql" else []
+    _run(memory + rebuild_sql(vendor), using)
 
 
 @contextmanager
