@@ -21,6 +21,8 @@ if QUERY:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         result["answer"] = cursor.fetchone()[0]
+        cursor.execute("SHOW jit")
+        result["jit"] = cursor.fetchone()[0]
     result["pooled"] = connection.pool is not None
 print(json.dumps(result))
 """
@@ -61,4 +63,9 @@ def test_sqlite_has_no_pool_whatever_is_asked():
 def test_a_pooled_connection_answers_on_postgresql():
     # PostgreSQL is there for the suite's second run (.ci/run), whatever this run's database.
     shown = settings_with(POSTGRES, "true", query=True)
-    assert shown == {**shown, "answer": 1, "pooled": True}
+    assert shown == {**shown, "answer": 1, "pooled": True, "jit": "off"}
+
+
+def test_postgresql_sessions_run_without_jit():
+    # JIT compiled the city report's aggregates for 1.2 s of its 4.4 s (docs/scaling.md).
+    assert settings_with(POSTGRES, None, query=True)["jit"] == "off"
