@@ -82,7 +82,7 @@ class ExplainPagesTests(TestCase):
     def test_a_page_planned_through_indexes_passes(self):
         self.planner(enable_seqscan="off")
         report = self.run_command("--page", "activity-list", "--page", "login")
-        assert "✓ activity-list  /activities/  200  8 条语句" in report
+        assert "✓ activity-list  /activities/  200  9 条语句" in report
         assert "✓ login" in report
         assert "2 个页面，没有大表顺序扫描。" in report
 
