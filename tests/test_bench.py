@@ -65,3 +65,25 @@ def test_a_scope_without_pairings_is_refused_with_a_message():
     make_county()
     with pytest.raises(CommandError, match="没有共建对子"):
         run()
+
+
+@pytest.mark.django_db
+def test_each_page_is_printed_as_soon_as_it_is_measured(monkeypatch):
+    # A province run takes many minutes; the pages measured so far must not wait for the report.
+    from reports import situation
+
+    w = make_two_pairing_county()
+    make_submitted_activity(w.pairing_a, "activity_day", datetime.date.today())
+    out = StringIO()
+    printed_before_the_report = []
+    draft = situation.draft
+
+    def watched_draft(*args, **kwargs):
+        printed_before_the_report.append(out.getvalue())
+        return draft(*args, **kwargs)
+
+    monkeypatch.setattr(situation, "draft", watched_draft)
+    call_command("bench", "--runs", "1", stdout=out)
+    lines = printed_before_the_report[0].splitlines()
+    assert [json.loads(line)["figure"] for line in lines] == ["data", *PAGES]
+    assert "ratio_to_trivial" in json.loads(lines[2])

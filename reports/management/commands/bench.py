@@ -79,27 +79,30 @@ class Command(BaseCommand):
                 ("secretary_home", secretary, reverse("home"), {}),
             ]
             for name, user, url, params in pages:
-                figures.append(self.page(name, user, url, params, runs))
+                self.record(figures, self.page(name, user, url, params, runs), scale)
             transaction.set_rollback(True)
-        figures += self.report(scope, runs)
-        trivial = figures[0]["median_ms"]
-        for figure in figures:
-            if figure["figure"] != "trivial":
-                figure["ratio_to_trivial"] = round(figure["median_ms"] / trivial, 1)
-                if scale == "county":
-                    figure["goal"] = f"< {GOAL_MS} ms, < {GOAL_RATIO} × trivial"
-                    figure["meets_goal"] = (
-                        figure["median_ms"] < GOAL_MS and figure["ratio_to_trivial"] < GOAL_RATIO
-                    )
-                elif scale == "province" and figure["figure"] == "dashboard":
-                    figure["goal"] = f"< {GOAL_PROVINCE_DASHBOARD_MS} ms on PostgreSQL"
-                    figure["meets_goal"] = (
-                        figure["median_ms"] < GOAL_PROVINCE_DASHBOARD_MS
-                        and connection.vendor == "postgresql"
-                    )
-            self.emit(figure)
+        for figure in self.report(scope, runs):
+            self.record(figures, figure, scale)
         if baseline:
             self.growth(figures, baseline)
+
+    def record(self, figures, figure, scale):
+        """Judge a figure against its scale's goal and print it at once: a province run is long."""
+        if figures:  # the first figure is the trivial page
+            figure["ratio_to_trivial"] = round(figure["median_ms"] / figures[0]["median_ms"], 1)
+            if scale == "county":
+                figure["goal"] = f"< {GOAL_MS} ms, < {GOAL_RATIO} × trivial"
+                figure["meets_goal"] = (
+                    figure["median_ms"] < GOAL_MS and figure["ratio_to_trivial"] < GOAL_RATIO
+                )
+            elif scale == "province" and figure["figure"] == "dashboard":
+                figure["goal"] = f"< {GOAL_PROVINCE_DASHBOARD_MS} ms on PostgreSQL"
+                figure["meets_goal"] = (
+                    figure["median_ms"] < GOAL_PROVINCE_DASHBOARD_MS
+                    and connection.vendor == "postgresql"
+                )
+        figures.append(figure)
+        self.emit(figure)
 
     def scope(self, code):
         organizations = Organization.objects.alive()
@@ -198,6 +201,7 @@ class Command(BaseCommand):
 
     def emit(self, row):
         self.stdout.write(json.dumps(row, ensure_ascii=False))
+        self.stdout.flush()
 
 
 def summary(timings):
