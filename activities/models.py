@@ -184,8 +184,12 @@ class Activity(Trashable):
 
     Status = ActivityStatus
 
-    pairing = models.ForeignKey(
-        Pairing, verbose_name="共建对子", on_delete=models.PROTECT, related_name="activities"
+    pairing = models.ForeignKey(  # activity_pairing_regime_date leads with it
+        Pairing,
+        verbose_name="共建对子",
+        on_delete=models.PROTECT,
+        related_name="activities",
+        db_index=False,
     )
     regime = models.ForeignKey(
         Regime,
@@ -334,11 +338,21 @@ class Activity(Trashable):
 
 
 class Participation(models.Model):
+    # No index of their own: participation_unique leads with the activity, participation_member
+    # with the member (at province scale each would be a 33-million-row index).
     activity = models.ForeignKey(
-        Activity, verbose_name="活动", on_delete=models.CASCADE, related_name="participations"
+        Activity,
+        verbose_name="活动",
+        on_delete=models.CASCADE,
+        related_name="participations",
+        db_index=False,
     )
     member = models.ForeignKey(
-        Member, verbose_name="党员", on_delete=models.PROTECT, related_name="participations"
+        Member,
+        verbose_name="党员",
+        on_delete=models.PROTECT,
+        related_name="participations",
+        db_index=False,
     )
     history = HistoricalRecords()
 
@@ -369,8 +383,12 @@ class Participation(models.Model):
 class Outcome(models.Model):
     """An activity's figure for one metric (培训 30人次, 捐款 5000元 …)."""
 
-    activity = models.ForeignKey(
-        Activity, verbose_name="活动", on_delete=models.CASCADE, related_name="outcomes"
+    activity = models.ForeignKey(  # outcome_unique_metric leads with it
+        Activity,
+        verbose_name="活动",
+        on_delete=models.CASCADE,
+        related_name="outcomes",
+        db_index=False,
     )
     metric = models.ForeignKey(
         Metric, verbose_name="指标", on_delete=models.PROTECT, related_name="outcomes"

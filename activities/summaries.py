@@ -491,5 +491,7 @@ def participants(members, start, end):
             ).values("member_id")
         )
     if len(parts) == 1:
+        if whole and whole[0].year == whole[1].year:
+            return parts[0].count()  # one row per member and year: nothing to make distinct
         return parts[0].distinct().count()
     return parts[0].union(parts[1]).count()

@@ -178,8 +178,12 @@ class Member(Trashable):
     code = models.CharField("党员编号", max_length=32, unique=True, validators=[code_validator])
     name = models.CharField("姓名", max_length=50)
     gender = models.CharField("性别", max_length=10, choices=Gender.choices, blank=True)
-    branch = models.ForeignKey(
-        Organization, verbose_name="所在支部", on_delete=models.PROTECT, related_name="members"
+    branch = models.ForeignKey(  # member_branch_name leads with it
+        Organization,
+        verbose_name="所在支部",
+        on_delete=models.PROTECT,
+        related_name="members",
+        db_index=False,
     )
     post = models.CharField("党内职务", max_length=20, choices=Post.choices, default=Post.MEMBER)
     in_service = models.BooleanField(
