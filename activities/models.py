@@ -1027,13 +1027,20 @@ class OutcomeSummary(models.Model):
 
 
 class ParticipantYear(models.Model):
-    """The months of a year in which a member took part in a counted activity: bit m-1 of
-    `months` is set for month m. Twelve months of participations in one row, so "who took part
-    between these months" is a bit test over one row per member, not a distinct count over every
-    attendance."""
+    """The months of a year in which a member took part in a counted activity of a pairing: bit
+    m-1 of `months` is set for month m. Twelve months of participations in one row, so "who took
+    part between these months" is a bit test over one row per member and pairing, not a distinct
+    count over every attendance; by pairing, it gives each pairing's participants."""
 
     member = models.ForeignKey(  # the unique constraint's index leads with it
         Member,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    pairing = models.ForeignKey(  # participant_year_pairing leads with it
+        Pairing,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
         db_index=False,
@@ -1046,9 +1053,14 @@ class ParticipantYear(models.Model):
         verbose_name = "党员年度参加月份"
         verbose_name_plural = "党员年度参加月份"
         constraints = [
-            models.UniqueConstraint(fields=["member", "year"], name="participant_year_unique")
+            models.UniqueConstraint(
+                fields=["member", "year", "pairing"], name="participant_year_unique"
+            )
         ]
-        indexes = [models.Index(fields=["year", "member"], name="participant_year_year")]
+        indexes = [
+            models.Index(fields=["year", "member"], name="participant_year_year"),
+            models.Index(fields=["pairing", "year"], name="participant_year_pairing"),
+        ]
 
     def __str__(self):
-        return f"{self.member_id} {self.year} {self.months:012b}"
+        return f"{self.member_id} {self.pairing_id} {self.year} {self.months:012b}"

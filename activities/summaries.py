@@ -87,18 +87,20 @@ def activity_key(sql, r):
 
 
 def participant_years(sql, members, day):
-    """Recompute the ParticipantYear rows of `members` (an SQL list) in the year of `day`."""
+    """Recompute the ParticipantYear rows of `members` (an SQL list) in the year of `day`, for
+    every pairing they took part in."""
     start, stop = sql.year_start(day), sql.next_year(day)
     return [
         f"""DELETE FROM activities_participantyear
             WHERE year = {sql.year(day)} AND member_id IN ({members})""",
-        f"""INSERT INTO activities_participantyear (member_id, year, months)
-            SELECT p.member_id, {sql.year(day)}, {sql.months_mask(sql.month_bit("a.date"))}
+        f"""INSERT INTO activities_participantyear (member_id, pairing_id, year, months)
+            SELECT p.member_id, a.pairing_id, {sql.year(day)},
+                {sql.months_mask(sql.month_bit("a.date"))}
             FROM activities_participation p
             JOIN activities_activity a ON a.id = p.activity_id
             WHERE p.member_id IN ({members}) AND a.date >= {start} AND a.date < {stop}
                 AND {COUNTED.format(a="a")}
-            GROUP BY p.member_id""",
+            GROUP BY p.member_id, a.pairing_id""",
     ]
 
 
@@ -233,7 +235,7 @@ TABLES = {
         "pairing_id, regime_id, category, month, activities, on_time, villagers"
     ),
     "activities_outcomesummary": "pairing_id, metric_id, month, total",
-    "activities_participantyear": "member_id, year, months",
+    "activities_participantyear": "member_id, pairing_id, year, months",
 }
 
 
@@ -250,10 +252,10 @@ def scratch_sql(vendor):
             FROM activities_outcome o JOIN activities_activity a ON a.id = o.activity_id
             WHERE {counted}
             GROUP BY a.pairing_id, o.metric_id, {sql.month("a.date")}""",
-        "activities_participantyear": f"""SELECT p.member_id, {sql.year("a.date")}, {sql.months_mask(sql.month_bit("a.date"))}
+        "activities_participantyear": f"""SELECT p.member_id, a.pairing_id, {sql.year("a.date")}, {sql.months_mask(sql.month_bit("a.date"))}
             FROM activities_participation p JOIN activities_activity a ON a.id = p.activity_id
             WHERE {counted}
-            GROUP BY p.member_id, {sql.year("a.date")}""",
+            GROUP BY p.member_id, a.pairing_id, {sql.year("a.date")}""",
     }
 
 
@@ -263,7 +265,7 @@ def scratch_sql(vendor):
 REBUILD_ORDER = {
     "activities_activitysummary": "1, 4",
     "activities_outcomesummary": "1, 3",
-    "activities_participantyear": "1, 2",
+    "activities_participantyear": "1, 3, 2",
 }
 
 
@@ -370,13 +372,13 @@ def month_split(start, end):
     return (first, last), edges
 
 
-def _live_months(start_end_pairs):
+def _live_months(start_end_pairs, field="date"):
     """The Q of the odd days at either end of a range."""
     from django.db.models import Q
 
     q = Q()
     for first, last in start_end_pairs:
-        q |= Q(date__range=(first, last))
+        q |= Q(**{f"{field}__range": (first, last)})
     return q
 
 
@@ -460,28 +462,32 @@ def outcome_totals(pairings, start, end):
     return {k: Decimal(v).quantize(Decimal("0.01")) for k, v in totals.items()}
 
 
+def _in_months(rows, first, last):
+    """`rows` (ParticipantYear) narrowed to a bit set in a month from `first` to `last`."""
+    from django.db.models import F, Q
+
+    condition = Q()
+    for year in range(first.year, last.year + 1):
+        low = first.month if year == first.year else 1
+        high = last.month if year == last.year else 12
+        rows = rows.alias(**{f"in_{year}": F("months").bitand((1 << high) - (1 << (low - 1)))})
+        condition |= Q(year=year) & ~Q(**{f"in_{year}": 0})
+    return rows, condition
+
+
 def participants(members, start, end):
     """How many of `members` (a queryset) took part in a counted activity from start to end.
 
-    Whole months are a bit test on ParticipantYear (one row per member and year); the odd days
-    at either end are read from the participations, and the two lists are united in SQL.
+    Whole months are a bit test on ParticipantYear (one row per member, pairing and year); the
+    odd days at either end are read from the participations, and the two lists are united in SQL.
     """
-    from django.db.models import F, Q
-
     from activities.models import Activity, ParticipantYear, Participation
 
     whole, edges = month_split(start, end)
     member_ids = members.values("pk")
     parts = []
     if whole:
-        first, last = whole
-        rows = ParticipantYear.objects.filter(member__in=member_ids)
-        condition = Q()
-        for year in range(first.year, last.year + 1):
-            low = first.month if year == first.year else 1
-            high = last.month if year == last.year else 12
-            rows = rows.alias(**{f"in_{year}": F("months").bitand((1 << high) - (1 << (low - 1)))})
-            condition |= Q(year=year) & ~Q(**{f"in_{year}": 0})
+        rows, condition = _in_months(ParticipantYear.objects.filter(member__in=member_ids), *whole)
         parts.append(rows.filter(condition).values("member_id"))
     if edges:
         activities = Activity.objects.counted().filter(_live_months(edges))
@@ -491,7 +497,39 @@ def participants(members, start, end):
             ).values("member_id")
         )
     if len(parts) == 1:
-        if whole and whole[0].year == whole[1].year:
-            return parts[0].count()  # one row per member and year: nothing to make distinct
         return parts[0].distinct().count()
     return parts[0].union(parts[1]).count()
+
+
+def participants_by_pairing(pairings, start, end):
+    """{pairing id: how many members (not deleted) took part in its counted activities from
+    start to end}, for `pairings` (a queryset), in one grouped query.
+
+    A member counts for a pairing when a whole month's bit of their ParticipantYear row of the
+    pairing is set, or when they took part in one of its activities on the odd days at either
+    end (a correlated lookup, made only for the rows whose months do not already count).
+    """
+    from django.db.models import Count, Exists, OuterRef, Q
+
+    from activities.models import Activity, ParticipantYear, Participation
+    from pairings.models import Member
+
+    whole, edges = month_split(start, end)
+    rows = ParticipantYear.objects.filter(
+        pairing__in=pairings.values("pk"), year__range=(start.year, end.year)
+    ).exclude(member__in=Member.objects.filter(deleted_at__isnull=False).values("pk"))
+    condition = Q()
+    if whole:
+        rows, condition = _in_months(rows, *whole)
+    if edges:
+        on_edge = Participation.objects.filter(
+            member=OuterRef("member"),
+            activity__pairing=OuterRef("pairing"),
+            activity__deleted_at__isnull=True,
+            activity__status__in=[Activity.Status.SUBMITTED, Activity.Status.CONFIRMED],
+        ).filter(_live_months(edges, "activity__date"))
+        condition |= Exists(on_edge)
+    # One row per member, pairing and year: within a year there is nothing to make distinct.
+    counted = Count("member_id", distinct=start.year != end.year)
+    grouped = rows.filter(condition).values("pairing_id").annotate(n=counted).order_by()
+    return {row["pairing_id"]: row["n"] for row in grouped}

@@ -586,11 +586,14 @@ class NeedAndCommitmentConstraintTests(County, TestCase):
 
 
 class SummaryConstraintTests(County, TestCase):
-    def test_a_member_has_one_participation_row_a_year(self):
-        ParticipantYear.objects.create(member=self.organ_member, year=2031, months=0b1)
+    def test_a_member_has_one_participation_row_a_year_and_pairing(self):
+        row = {"member": self.organ_member, "pairing": self.pairing}
+        ParticipantYear.objects.create(**row, year=2031, months=0b1)
         with refused(ParticipantYear, "participant_year_unique"):
-            ParticipantYear.objects.create(member=self.organ_member, year=2031, months=0b10)
-        ParticipantYear.objects.create(member=self.organ_member, year=2032, months=0b10)
+            ParticipantYear.objects.create(**row, year=2031, months=0b10)
+        ParticipantYear.objects.create(**row, year=2032, months=0b10)
+        other = make_pairing(self.organ, self.other_village)
+        ParticipantYear.objects.create(member=self.organ_member, pairing=other, year=2031, months=1)
 
 
 class ConstraintCoverageTests(TestCase):

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
+from django.utils import timezone
 
 from activities import summaries, workflow
 from activities.models import (
@@ -20,6 +21,7 @@ from activities.models import (
 )
 from tests.factories import (
     make_member,
+    make_pairing,
     make_submitted_activity,
     make_two_pairing_county,
     metric,
@@ -39,12 +41,17 @@ class RandomWriter:
     def __init__(self, rng, world):
         self.rng = rng
         self.w = world
-        self.pairings = [world.pairing_a, world.pairing_b]
+        # The organ branch of pairing A also helps village B (pairing C): its members take part
+        # in two pairings, and their participant rows are kept per pairing.
+        world.pairing_c = make_pairing(world.organ_a, world.village_b)
+        self.pairings = [world.pairing_a, world.pairing_b, world.pairing_c]
         self.members = {
             world.pairing_a.pk: [world.organ_a_member, world.village_a_member]
             + [make_member(world.village_a) for _ in range(3)],
             world.pairing_b.pk: [world.organ_b_member, world.village_b_member]
             + [make_member(world.organ_b) for _ in range(3)],
+            world.pairing_c.pk: [world.organ_a_member, world.village_b_member]
+            + [make_member(world.organ_a) for _ in range(2)],
         }
         self.metrics = [metric("training"), metric("donation_money"), metric("sugarcane")]
         self.log = []
@@ -248,7 +255,7 @@ def test_participant_year_keeps_the_months_a_member_took_part_in():
         activity = make_submitted_activity(w.pairing_a, "activity_day", day)
         Participation.objects.create(activity=activity, member=w.village_a_member)
     row = ParticipantYear.objects.get(member=w.village_a_member)
-    assert (row.year, row.months) == (2025, 0b101)  # January and March
+    assert (row.pairing, row.year, row.months) == (w.pairing_a, 2025, 0b101)  # January and March
 
 
 def test_check_finds_a_damaged_summary_and_rebuild_repairs_it(capsys):
@@ -329,6 +336,18 @@ def test_readers_give_what_the_base_rows_give_for_any_range(start, end):
         .count()
     )
     assert summaries.participants(members, start, end) == took_part
+
+    # Each pairing's participants (the report's facts): members not deleted, counted once per
+    # pairing, though one member takes part in two pairings.
+    Member.objects.filter(pk=writer.w.village_a_member.pk).update(deleted_at=timezone.now())
+    by_pairing = dict(
+        Participation.objects.filter(activity__in=counted, member__deleted_at__isnull=True)
+        .values_list("activity__pairing")
+        .annotate(n=Count("member", distinct=True))
+        .order_by()
+    )
+    assert summaries.participants_by_pairing(pairings, start, end) == by_pairing
+    assert by_pairing  # the range held participants
 
     outcomes = dict(
         Outcome.objects.filter(activity__in=counted)

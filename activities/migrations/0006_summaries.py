@@ -10,7 +10,9 @@ def install(apps, schema_editor):
 
     summaries.install(schema_editor)
     for statement in summaries.rebuild_sql(schema_editor.connection.vendor):
-        schema_editor.execute(statement)
+        # This calls today's code: ParticipantYear has the shape 0010 gave it, and 0010 fills it.
+        if "activities_participantyear" not in statement:
+            schema_editor.execute(statement)
 
 
 def remove(apps, schema_editor):
