@@ -462,24 +462,49 @@ def outcome_totals(pairings, start, end):
     return {k: Decimal(v).quantize(Decimal("0.01")) for k, v in totals.items()}
 
 
-def _in_months(rows, first, last):
-    """`rows` (ParticipantYear) narrowed to a bit set in a month from `first` to `last`."""
-    from django.db.models import F, Q
+def _took_part(rows, start, end, *, in_pairing):
+    """`rows` (ParticipantYear) narrowed to the members who took part from start to end: a whole
+    month's bit is set, or they took part on the odd days at either end (a lookup of the
+    participations, made only for the rows whose months do not already count; in the row's
+    pairing only, if `in_pairing`)."""
+    from django.db.models import Exists, F, OuterRef, Q
 
+    from activities.models import Activity, Participation
+
+    whole, edges = month_split(start, end)
+    one_year = start.year == end.year  # no year tested twice: the planner would count it twice
+    rows = (
+        rows.filter(year=start.year)
+        if one_year
+        else rows.filter(year__range=(start.year, end.year))
+    )
     condition = Q()
-    for year in range(first.year, last.year + 1):
-        low = first.month if year == first.year else 1
-        high = last.month if year == last.year else 12
-        rows = rows.alias(**{f"in_{year}": F("months").bitand((1 << high) - (1 << (low - 1)))})
-        condition |= Q(year=year) & ~Q(**{f"in_{year}": 0})
-    return rows, condition
+    if whole:
+        first, last = whole
+        for year in range(first.year, last.year + 1):
+            low = first.month if year == first.year else 1
+            high = last.month if year == last.year else 12
+            months = F("months").bitand((1 << high) - (1 << (low - 1)))
+            rows = rows.alias(**{f"in_{year}": months})
+            condition |= (Q() if one_year else Q(year=year)) & ~Q(**{f"in_{year}": 0})
+    if edges:
+        on_edge = Participation.objects.filter(
+            member=OuterRef("member"),
+            activity__deleted_at__isnull=True,
+            activity__status__in=[Activity.Status.SUBMITTED, Activity.Status.CONFIRMED],
+        ).filter(_live_months(edges, "activity__date"))
+        if in_pairing:
+            on_edge = on_edge.filter(activity__pairing=OuterRef("pairing"))
+        condition |= Exists(on_edge)
+    return rows.filter(condition)
 
 
 def participants(members, start, end):
     """How many of `members` (a queryset) took part in a counted activity from start to end.
 
-    Whole months are a bit test on ParticipantYear (one row per member, pairing and year); the
-    odd days at either end are read from the participations, and the two lists are united in SQL.
+    Whole months are a bit test on ParticipantYear (a row per member, pairing and year); the odd
+    days at either end are read from the participations, and the two lists are united in SQL
+    (a scope's members are many: one hashed list beats a lookup for each of them).
     """
     from activities.models import Activity, ParticipantYear, Participation
 
@@ -487,8 +512,8 @@ def participants(members, start, end):
     member_ids = members.values("pk")
     parts = []
     if whole:
-        rows, condition = _in_months(ParticipantYear.objects.filter(member__in=member_ids), *whole)
-        parts.append(rows.filter(condition).values("member_id"))
+        rows = ParticipantYear.objects.filter(member__in=member_ids)
+        parts.append(_took_part(rows, *whole_range(whole), in_pairing=False).values("member_id"))
     if edges:
         activities = Activity.objects.counted().filter(_live_months(edges))
         parts.append(
@@ -501,35 +526,34 @@ def participants(members, start, end):
     return parts[0].union(parts[1]).count()
 
 
-def participants_by_pairing(pairings, start, end):
-    """{pairing id: how many members (not deleted) took part in its counted activities from
-    start to end}, for `pairings` (a queryset), in one grouped query.
+def whole_range(whole):
+    """(first day, last day) of the whole months (first month, last month)."""
+    first, last = whole
+    return first, add_months(last, 1) - datetime.timedelta(days=1)
 
-    A member counts for a pairing when a whole month's bit of their ParticipantYear row of the
-    pairing is set, or when they took part in one of its activities on the odd days at either
-    end (a correlated lookup, made only for the rows whose months do not already count).
+
+def pairing_participants(start, end):
+    """For a queryset of pairings, `.annotate(n=pairing_participants(start, end))`: how many
+    members (not deleted) took part in each pairing's counted activities from start to end, a
+    correlated count over the pairing's ParticipantYear rows (an index leads with the pairing).
     """
-    from django.db.models import Count, Exists, OuterRef, Q
+    from django.db.models import Count, IntegerField, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
 
-    from activities.models import Activity, ParticipantYear, Participation
+    from activities.models import ParticipantYear
     from pairings.models import Member
 
-    whole, edges = month_split(start, end)
-    rows = ParticipantYear.objects.filter(
-        pairing__in=pairings.values("pk"), year__range=(start.year, end.year)
-    ).exclude(member__in=Member.objects.filter(deleted_at__isnull=False).values("pk"))
-    condition = Q()
-    if whole:
-        rows, condition = _in_months(rows, *whole)
-    if edges:
-        on_edge = Participation.objects.filter(
-            member=OuterRef("member"),
-            activity__pairing=OuterRef("pairing"),
-            activity__deleted_at__isnull=True,
-            activity__status__in=[Activity.Status.SUBMITTED, Activity.Status.CONFIRMED],
-        ).filter(_live_months(edges, "activity__date"))
-        condition |= Exists(on_edge)
+    rows = ParticipantYear.objects.filter(pairing=OuterRef("pk")).exclude(
+        member__in=Member.objects.filter(deleted_at__isnull=False).values("pk")
+    )
     # One row per member, pairing and year: within a year there is nothing to make distinct.
     counted = Count("member_id", distinct=start.year != end.year)
-    grouped = rows.filter(condition).values("pairing_id").annotate(n=counted).order_by()
-    return {row["pairing_id"]: row["n"] for row in grouped}
+    rows = _took_part(rows, start, end, in_pairing=True)
+    rows = rows.order_by().values("pairing").annotate(n=counted)
+    return Coalesce(Subquery(rows.values("n")[:1]), 0, output_field=IntegerField())
+
+
+def participants_by_pairing(pairings, start, end):
+    """{pairing id: participants from start to end} for the pairings that had any."""
+    counted = pairings.annotate(n=pairing_participants(start, end)).filter(n__gt=0)
+    return dict(counted.order_by().values_list("pk", "n"))

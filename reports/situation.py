@@ -144,7 +144,7 @@ def _count(queryset, group):
 
 
 def pairing_facts(pairings, start, end, *, today, rollup=None):
-    """{pairing id: PairingFacts} for `pairings` (a queryset) over the range, in three queries.
+    """{pairing id: PairingFacts} for `pairings` (a queryset) over the range, in two queries.
 
     Activities by pairing and category and the participants of each pairing come from the
     summaries; the missed joint meetings from `rollup` (the figures' compliance).
@@ -154,7 +154,6 @@ def pairing_facts(pairings, start, end, *, today, rollup=None):
         pairings, start, end, ("pairing_id", "category")
     ).items():
         kinds.setdefault(pk, {})[category] = n
-    took_part = summaries.participants_by_pairing(pairings, start, end)
     members = Member.objects.alive()
     rectifications = Rectification.objects.alive().filter(
         inspection__pairing=OuterRef("pk"),
@@ -172,6 +171,7 @@ def pairing_facts(pairings, start, end, *, today, rollup=None):
         .annotate(
             helper_members=_count(members.filter(branch=OuterRef("helper")), "branch"),
             helped_members=_count(members.filter(branch=OuterRef("helped")), "branch"),
+            participants=summaries.pairing_participants(start, end),
             overdue_rectifications=_count(rectifications, "inspection__pairing"),
             overdue_commitments=_count(commitments, "pairing"),
         )
@@ -184,6 +184,7 @@ def pairing_facts(pairings, start, end, *, today, rollup=None):
             "end_date",
             "helper_members",
             "helped_members",
+            "participants",
             "overdue_rectifications",
             "overdue_commitments",
         )
@@ -197,7 +198,7 @@ def pairing_facts(pairings, start, end, *, today, rollup=None):
             running=row["start_date"] <= end
             and (row["end_date"] is None or row["end_date"] >= start),
             members=row["helper_members"] + row["helped_members"],
-            participants=took_part.get(row["pk"], 0),
+            participants=row["participants"],
             activities=sum(kinds.get(row["pk"], {}).values()),
             donations=kinds.get(row["pk"], {}).get(Activity.Category.DONATION, 0),
             categories=len(kinds.get(row["pk"], {})),

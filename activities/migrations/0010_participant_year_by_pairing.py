@@ -20,9 +20,12 @@ def install_triggers(apps, schema_editor):
     from activities import summaries
 
     summaries.install(schema_editor)
-    for statement in summaries.rebuild_sql(schema_editor.connection.vendor):
+    vendor = schema_editor.connection.vendor
+    for statement in summaries.rebuild_sql(vendor):
         if "activities_participantyear" in statement:
             schema_editor.execute(statement)
+    if vendor == "postgresql":  # the planner's statistics of the refilled table
+        schema_editor.execute("ANALYZE activities_participantyear")
 
 
 class Migration(migrations.Migration):
