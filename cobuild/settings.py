@@ -101,13 +101,16 @@ SQLITE_OPTIONS = {
     "timeout": 20,
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
 }
+# PostgreSQL sessions. No JIT: it compiles each of the scope-wide aggregates anew, and at city
+# scale spent 1.2 s of the report's 4.4 s compiling (EXPLAIN ANALYZE). More memory for each sort
+# and hash than the server's default 4 MB: a city's or province's roll-ups spilled to disk with it
+# (docs/scaling.md); a few app processes × threads × nodes of DATABASE_WORK_MEM stay small.
+POSTGRES_SESSION = f"-c jit=off -c work_mem={env.str('DATABASE_WORK_MEM', default='64MB')}"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
-    # No JIT: it compiles each of the scope-wide aggregates anew, and at city scale spent 1.2 s
-    # of the report's 4.4 s compiling (EXPLAIN ANALYZE); the pages' queries run for milliseconds.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", POSTGRES_SESSION)
     # Django's native pool (psycopg_pool) for app servers: DATABASE_POOL=true, or the largest
     # number of connections each process keeps (gunicorn threads × 1, say DATABASE_POOL=8).
     # Connections then return to the pool after each request, so CONN_MAX_AGE stays 0.
@@ -126,7 +129,7 @@ if env("REPORTS_DATABASE_URL", default=""):
         "TEST": {"MIRROR": "default"},
     }
     if DATABASES["reports"]["ENGINE"] != "django.db.backends.sqlite3":
-        DATABASES["reports"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+        DATABASES["reports"].setdefault("OPTIONS", {}).setdefault("options", POSTGRES_SESSION)
     DATABASE_ROUTERS = ["cobuild.routers.ReportsRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
