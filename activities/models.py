@@ -150,12 +150,20 @@ class Metric(models.Model):
         return f"{self.name}（{self.unit}）"
 
 
+def counted_q(prefix=""):
+    """The Q of counted activities, through a relation when `prefix` names one ("activity__")."""
+    return Q(
+        **{
+            f"{prefix}deleted_at__isnull": True,
+            f"{prefix}status__in": [ActivityStatus.SUBMITTED, ActivityStatus.CONFIRMED],
+        }
+    )
+
+
 class ActivityQuerySet(TrashQuerySet):
     def counted(self):
         """Activities that count toward compliance and totals: submitted or confirmed."""
-        return self.alive().filter(
-            status__in=[Activity.Status.SUBMITTED, Activity.Status.CONFIRMED]
-        )
+        return self.filter(counted_q())
 
     def for_list(self):
         return self.select_related("pairing__helper", "pairing__helped", "regime")

@@ -269,10 +269,12 @@ REBUILD_ORDER = {
 }
 
 
-def rebuild_sql(vendor):
-    """Recompute every summary row from the base tables."""
+def rebuild_sql(vendor, tables=TABLES):
+    """Recompute every summary row (of `tables`, by default all) from the base tables."""
     statements = []
     for table, select in scratch_sql(vendor).items():
+        if table not in tables:
+            continue
         statements.append(f"DELETE FROM {table}")
         statements.append(
             f"INSERT INTO {table} ({TABLES[table]}) {select} ORDER BY {REBUILD_ORDER[table]}"
@@ -469,7 +471,7 @@ def _took_part(rows, start, end, *, in_pairing):
     pairing only, if `in_pairing`)."""
     from django.db.models import Exists, F, OuterRef, Q
 
-    from activities.models import Activity, Participation
+    from activities.models import Participation, counted_q
 
     whole, edges = month_split(start, end)
     one_year = start.year == end.year  # no year tested twice: the planner would count it twice
@@ -489,10 +491,10 @@ def _took_part(rows, start, end, *, in_pairing):
             condition |= (Q() if one_year else Q(year=year)) & ~Q(**{f"in_{year}": 0})
     if edges:
         on_edge = Participation.objects.filter(
+            counted_q("activity__"),
+            _live_months(edges, "activity__date"),
             member=OuterRef("member"),
-            activity__deleted_at__isnull=True,
-            activity__status__in=[Activity.Status.SUBMITTED, Activity.Status.CONFIRMED],
-        ).filter(_live_months(edges, "activity__date"))
+        )
         if in_pairing:
             on_edge = on_edge.filter(activity__pairing=OuterRef("pairing"))
         condition |= Exists(on_edge)
@@ -532,9 +534,3 @@ def pairing_participants(start, end):
     rows = _took_part(rows, start, end, in_pairing=True)
     rows = rows.order_by().values("pairing").annotate(n=counted)
     return Coalesce(Subquery(rows.values("n")[:1]), 0, output_field=IntegerField())
-
-
-def participants_by_pairing(pairings, start, end):
-    """{pairing id: participants from start to end} for the pairings that had any."""
-    counted = pairings.annotate(n=pairing_participants(start, end)).filter(n__gt=0)
-    return dict(counted.order_by().values_list("pk", "n"))

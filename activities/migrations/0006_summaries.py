@@ -9,10 +9,10 @@ def install(apps, schema_editor):
     from activities import summaries
 
     summaries.install(schema_editor)
-    for statement in summaries.rebuild_sql(schema_editor.connection.vendor):
-        # This calls today's code: ParticipantYear has the shape 0010 gave it, and 0010 fills it.
-        if "activities_participantyear" not in statement:
-            schema_editor.execute(statement)
+    # This calls today's code: ParticipantYear has the shape 0010 gave it, and 0010 fills it.
+    tables = ["activities_activitysummary", "activities_outcomesummary"]
+    for statement in summaries.rebuild_sql(schema_editor.connection.vendor, tables):
+        schema_editor.execute(statement)
 
 
 def remove(apps, schema_editor):

@@ -21,9 +21,8 @@ def install_triggers(apps, schema_editor):
 
     summaries.install(schema_editor)
     vendor = schema_editor.connection.vendor
-    for statement in summaries.rebuild_sql(vendor):
-        if "activities_participantyear" in statement:
-            schema_editor.execute(statement)
+    for statement in summaries.rebuild_sql(vendor, ["activities_participantyear"]):
+        schema_editor.execute(statement)
     if vendor == "postgresql":  # the planner's statistics of the refilled table
         schema_editor.execute("ANALYZE activities_participantyear")
 
