@@ -374,6 +374,27 @@ def month_split(start, end):
     return (first, last), edges
 
 
+def whole_months(start, end):
+    """The range (start, end) as the summaries can read it: each odd end widened to its whole
+    month when the days this adds hold no counted activity, so the counts cannot change.
+
+    A range that runs to today widens to the end of the month: no activity is dated after today
+    (the form, the model and the importer refuse it), and the probe makes sure. At province scale
+    the odd days of a report "so far this year" cost seconds read from the base rows; the probe
+    is one indexed look-up per odd end, and none for a range of whole months.
+    """
+    from activities.models import Activity
+
+    one_day = datetime.timedelta(days=1)
+    first_day, last_day = start.replace(day=1), add_months(end, 1) - one_day
+    quiet = Activity.objects.counted()
+    if start > first_day and not quiet.filter(date__range=(first_day, start - one_day)).exists():
+        start = first_day
+    if end < last_day and not quiet.filter(date__range=(end + one_day, last_day)).exists():
+        end = last_day
+    return start, end
+
+
 def _live_months(start_end_pairs, field="date"):
     """The Q of the odd days at either end of a range."""
     from django.db.models import Q

@@ -55,6 +55,8 @@ class Figures:
     overdue_commitments: int
     extra: dict = field(default_factory=dict)
     scope: tuple = ()  # (pairings, start, end, today): what compliance is computed over
+    # The range the summaries read for the same counts (summaries.whole_months)
+    counted_range: tuple = ()
 
     @cached_property
     def rollup(self):
@@ -92,10 +94,13 @@ def compute(pairings, start, end, *, today, organizations=None):
         organ=Count("pk", filter=Q(sector=Organization.Sector.ORGAN)),
         village=Count("pk", filter=~Q(sector=Organization.Sector.ORGAN)),
     )
+    counted_range = summaries.whole_months(start, end)
     # One grouped pass over the summaries gives the totals, regimes, categories and months.
     regime_rows, category_rows, month_rows = {}, {}, {}
     total = villagers = 0
-    grouped = summaries.activity_counts(pairings, start, end, ("regime_id", "category", "month"))
+    grouped = summaries.activity_counts(
+        pairings, *counted_range, ("regime_id", "category", "month")
+    )
     for (regime_id, category, month), (n, _, v) in grouped.items():
         total += n
         villagers += v
@@ -105,12 +110,12 @@ def compute(pairings, start, end, *, today, organizations=None):
     members = Member.objects.alive().filter(branch__in=branches.values("pk"))
     member_total = members.count()
     # Participants always belong to their pairing's branches (a form and import rule).
-    took_part = summaries.participants(members, start, end)
+    took_part = summaries.participants(members, *counted_range)
     regimes = [r for r, _ in compliance.regimes_with_rules()]
     by_regime = [(r, regime_rows.get(r.pk, 0)) for r in regimes]
     by_regime.append((None, regime_rows.get(None, 0)))
     metrics = list(Metric.objects.filter(is_active=True))
-    flows = summaries.outcome_totals(pairings, start, end)
+    flows = summaries.outcome_totals(pairings, *counted_range)
     entered = _period_figures(organizations, start, end) if organizations is not None else {}
     outcomes = [
         OutcomeTotal(m, (flows.get(m.pk) or Decimal(0)) + entered.get(m.pk, Decimal(0)))
@@ -147,6 +152,7 @@ def compute(pairings, start, end, *, today, organizations=None):
             (label, category_rows.get(value, 0)) for value, label in Activity.Category.choices
         ],
         scope=(pairings, start, end, today),
+        counted_range=counted_range,
         outcomes=outcomes,
         deeds_done=deeds["n"],
         deeds_amount=deeds["amount"] or Decimal(0),
@@ -158,10 +164,10 @@ def compute(pairings, start, end, *, today, organizations=None):
     )
 
 
-def counts_by_organization(pairings, organizations, start, end):
+def counts_by_organization(pairings, organizations, start, end, counted_range=None):
     """{org: (pairings, of them running in the range, activities counted in it)} for each
-    organization,
-    a pairing counting under the organization of either branch (as compliance rolls up).
+    organization, a pairing counting under the organization of either branch (as compliance
+    rolls up). The summaries read `counted_range` (the figures' whole months) when given.
 
     Two queries: the pairings with their branches' paths and dates, and the activity summaries
     grouped by pairing; each pairing is added under the prefixes of its paths.
@@ -169,7 +175,7 @@ def counts_by_organization(pairings, organizations, start, end):
     activities = {
         pairing_id: n
         for (pairing_id,), (n, _, _) in summaries.activity_counts(
-            pairings, start, end, ("pairing_id",)
+            pairings, *(counted_range or (start, end)), ("pairing_id",)
         ).items()
     }
     rows = pairings.values_list(

@@ -143,15 +143,17 @@ def _count(queryset, group):
     return Coalesce(Subquery(rows.values("n")[:1]), 0, output_field=IntegerField())
 
 
-def pairing_facts(pairings, start, end, *, today, rollup=None):
+def pairing_facts(pairings, start, end, *, today, rollup=None, counted=None):
     """{pairing id: PairingFacts} for `pairings` (a queryset) over the range, in two queries.
 
     Activities by pairing and category and the participants of each pairing come from the
-    summaries; the missed joint meetings from `rollup` (the figures' compliance).
+    summaries, over `counted` (the figures' whole months, summaries.whole_months) when given;
+    the missed joint meetings from `rollup` (the figures' compliance).
     """
+    counted = counted or (start, end)
     kinds = {}  # pairing id → {category: count}
     for (pk, category), (n, _, _) in summaries.activity_counts(
-        pairings, start, end, ("pairing_id", "category")
+        pairings, *counted, ("pairing_id", "category")
     ).items():
         kinds.setdefault(pk, {})[category] = n
     members = Member.objects.alive()
@@ -171,7 +173,7 @@ def pairing_facts(pairings, start, end, *, today, rollup=None):
         .annotate(
             helper_members=_count(members.filter(branch=OuterRef("helper")), "branch"),
             helped_members=_count(members.filter(branch=OuterRef("helped")), "branch"),
-            participants=summaries.pairing_participants(start, end),
+            participants=summaries.pairing_participants(*counted),
             overdue_rectifications=_count(rectifications, "inspection__pairing"),
             overdue_commitments=_count(commitments, "pairing"),
         )
@@ -493,7 +495,9 @@ def draft(organization, start, end, *, today):
         today=today,
         organizations=Organization.objects.alive().under(organization),
     )
-    facts = pairing_facts(pairings, start, end, today=today, rollup=figures.rollup)
+    facts = pairing_facts(
+        pairings, start, end, today=today, rollup=figures.rollup, counted=figures.counted_range
+    )
     meeting = next((r for r in figures.rollup.regimes if r.code == "joint_meeting"), None)
     problems = find_problems(
         facts, joint_meeting_name=meeting.short_name if meeting else "季度联席会"
@@ -638,7 +642,9 @@ def annex_sheets(drafted, rollup):
     met, on_time = f.rollup.total()
     by_regime.append(["合计", f.activities, *_rate_cells(met, on_time)])
     by_org = []
-    counts = figures_module.counts_by_organization(f.scope[0], rollup, f.start, f.end)
+    counts = figures_module.counts_by_organization(
+        f.scope[0], rollup, f.start, f.end, f.counted_range
+    )
     for org, (met, on_time) in f.rollup.by_organization(rollup).items():
         by_org.append([org.name, counts[org][0], *_rate_cells(met, on_time)])
     outcomes = [

@@ -297,6 +297,28 @@ def test_month_split_reads_whole_months_from_summaries_and_the_odd_days_live(
     )
 
 
+def test_a_range_widens_to_whole_months_only_over_days_without_counted_activities():
+    """A report "so far this year" reads the current month from the summaries: the days after
+    its end hold no counted activity. A counted activity in the added days keeps the odd days
+    live; a draft or a deleted activity there does not."""
+    w = make_two_pairing_county()
+    d = datetime.date
+    make_submitted_activity(w.pairing_a, "activity_day", d(2026, 3, 10))
+    make_submitted_activity(w.pairing_a, "activity_day", d(2026, 3, 20), status="draft")
+    deleted = make_submitted_activity(w.pairing_b, "activity_day", d(2026, 3, 25))
+    Activity.objects.filter(pk=deleted.pk).update(deleted_at=timezone.now())
+
+    assert summaries.whole_months(d(2026, 1, 1), d(2026, 3, 15)) == (d(2026, 1, 1), d(2026, 3, 31))
+    assert summaries.whole_months(d(2026, 3, 5), d(2026, 3, 15)) == (d(2026, 3, 1), d(2026, 3, 31))
+    assert summaries.whole_months(d(2026, 3, 11), d(2026, 3, 15)) == (
+        d(2026, 3, 11),
+        d(2026, 3, 31),
+    )
+    assert summaries.whole_months(d(2026, 1, 1), d(2026, 3, 9)) == (d(2026, 1, 1), d(2026, 3, 9))
+    assert summaries.whole_months(d(2026, 3, 11), d(2026, 4, 5)) == (d(2026, 3, 11), d(2026, 4, 30))
+    assert summaries.whole_months(d(2026, 2, 1), d(2026, 2, 28)) == (d(2026, 2, 1), d(2026, 2, 28))
+
+
 @pytest.mark.parametrize(
     ("start", "end"),
     [
@@ -304,11 +326,13 @@ def test_month_split_reads_whole_months_from_summaries_and_the_odd_days_live(
         ((2025, 1, 31), (2025, 2, 1)),  # odd days only
         ((2025, 2, 1), (2026, 1, 1)),  # whole months and an odd day, across a year
         ((2024, 12, 15), (2026, 3, 20)),  # odd days at both ends
+        ((2026, 1, 1), (2026, 3, 20)),  # odd days at the end with no activity after them
     ],
 )
 def test_readers_give_what_the_base_rows_give_for_any_range(start, end):
     """The pages read whole months from the summaries and the odd days live: the totals, the
-    participants and the outcomes must equal a direct count over the activities."""
+    participants and the outcomes must equal a direct count over the activities, over the range
+    as given and as widened to whole months (summaries.whole_months)."""
     from django.db.models import Count, Q, Sum
 
     from pairings.models import Member, Pairing
@@ -319,15 +343,12 @@ def test_readers_give_what_the_base_rows_give_for_any_range(start, end):
     start, end = datetime.date(*start), datetime.date(*end)
     pairings = Pairing.objects.all()
     counted = Activity.objects.counted().filter(pairing__in=pairings, date__range=(start, end))
-
-    by_category = summaries.activity_counts(pairings, start, end, ("category",))
-    expected = counted.values_list("category").annotate(
-        n=Count("pk"), t=Count("pk", filter=Q(on_time=True)), v=Sum("villager_count")
-    )
-    assert {k: tuple(v) for k, v in by_category.items()} == {
-        (c,): (n, t, v) for c, n, t, v in expected.order_by()
+    by_category = {
+        (c,): (n, t, v)
+        for c, n, t, v in counted.values_list("category")
+        .annotate(n=Count("pk"), t=Count("pk", filter=Q(on_time=True)), v=Sum("villager_count"))
+        .order_by()
     }
-
     members = Member.objects.exclude(branch=writer.w.village_b)  # some members, not all
     took_part = (
         Participation.objects.filter(activity__in=counted, member__in=members)
@@ -335,7 +356,20 @@ def test_readers_give_what_the_base_rows_give_for_any_range(start, end):
         .distinct()
         .count()
     )
-    assert summaries.participants(members, start, end) == took_part
+    outcomes = {
+        k: Decimal(v).quantize(Decimal("0.01"))
+        for k, v in Outcome.objects.filter(activity__in=counted)
+        .values_list("metric_id")
+        .annotate(Sum("value"))
+        .order_by()
+    }
+    assert by_category and took_part and outcomes  # the range held data
+
+    for lo, hi in {(start, end), summaries.whole_months(start, end)}:
+        counts = summaries.activity_counts(pairings, lo, hi, ("category",))
+        assert {k: tuple(v) for k, v in counts.items()} == by_category
+        assert summaries.participants(members, lo, hi) == took_part
+        assert summaries.outcome_totals(pairings, lo, hi) == outcomes
 
     # Each pairing's participants (the report's facts): members not deleted, counted once per
     # pairing, though one member takes part in two pairings.
@@ -346,17 +380,7 @@ def test_readers_give_what_the_base_rows_give_for_any_range(start, end):
         .annotate(n=Count("member", distinct=True))
         .order_by()
     )
-    counted_by_pairing = pairings.annotate(n=summaries.pairing_participants(start, end))
-    assert dict(counted_by_pairing.filter(n__gt=0).values_list("pk", "n")) == by_pairing
     assert by_pairing  # the range held participants
-
-    outcomes = dict(
-        Outcome.objects.filter(activity__in=counted)
-        .values_list("metric_id")
-        .annotate(Sum("value"))
-        .order_by()
-    )
-    assert summaries.outcome_totals(pairings, start, end) == {
-        k: Decimal(v).quantize(Decimal("0.01")) for k, v in outcomes.items()
-    }
-    assert by_category and took_part  # the range held data
+    for lo, hi in {(start, end), summaries.whole_months(start, end)}:
+        counted_by_pairing = pairings.annotate(n=summaries.pairing_participants(lo, hi))
+        assert dict(counted_by_pairing.filter(n__gt=0).values_list("pk", "n")) == by_pairing
