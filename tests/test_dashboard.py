@@ -325,6 +325,25 @@ class DashboardChooserTests(DashboardTestCase):
         assert "河口村党支部" not in html and "河口乡党委" not in html
 
 
+    def test_the_scope_list_shows_two_levels_and_still_takes_a_deeper_organization(self):
+        """A province would list thousands of committees: the list holds the user's own
+        organization and the level under it, and the one chosen; a deeper committee (reached
+        from the by-organization table) is still a valid choice."""
+        w = self.w
+        deeper = make_org(w.township_a, kind="committee", sector="rural", name="石门片区党委")
+
+        def listed(response):
+            return re.findall(r'<option value="(\d+)"', response.content.decode())
+
+        shown = listed(self.get(w.staff, **YEAR_2025))
+        assert {str(w.county.pk), str(w.township_a.pk), str(w.township_b.pk)} <= set(shown)
+        assert str(deeper.pk) not in shown
+
+        response = self.get(w.staff, org=deeper.pk, **YEAR_2025)
+        assert response.context["dashboard"]["values"]["org"] == deeper
+        assert str(deeper.pk) in listed(response)
+        assert "石门片区党委 · 互助共建情况" in response.content.decode()
+
 class DashboardQueryTests(DashboardTestCase):
     def count_queries(self):
         with CaptureQueriesContext(connection) as captured:
