@@ -387,10 +387,10 @@ def whole_months(start, end):
 
     one_day = datetime.timedelta(days=1)
     first_day, last_day = start.replace(day=1), add_months(end, 1) - one_day
-    quiet = Activity.objects.counted()
-    if start > first_day and not quiet.filter(date__range=(first_day, start - one_day)).exists():
+    counted = Activity.objects.counted()
+    if start > first_day and not counted.filter(date__range=(first_day, start - one_day)).exists():
         start = first_day
-    if end < last_day and not quiet.filter(date__range=(end + one_day, last_day)).exists():
+    if end < last_day and not counted.filter(date__range=(end + one_day, last_day)).exists():
         end = last_day
     return start, end
 

@@ -55,8 +55,8 @@ class ListedChoiceIterator(forms.models.ModelChoiceIterator):
 
 class ScopeField(forms.ModelChoiceField):
     """The organization a page is narrowed to: it accepts any of its queryset, and lists only
-    `listed`. A province's list of every committee (2,201 of them) took a fifth of a second to
-    render on each dashboard, and nobody picks from a list that long."""
+    `listed`. A province's list of every committee (2,201 of them) took about a tenth of a second
+    to render on each dashboard, and nobody picks from a list that long."""
 
     iterator = ListedChoiceIterator
     listed = None
@@ -91,8 +91,8 @@ class ComplianceFilter(BoundedRange, forms.Form):
             .exclude(kind__in=Organization.BRANCH_KINDS)
             .order_by("path")
         )
-        chosen = str(self.data.get(self.add_prefix("org")) or "") if self.is_bound else ""
-        chosen = int(chosen) if chosen.isdigit() and len(chosen) < 10 else None
+        chosen = str(self.data.get(self.add_prefix("org")) or "").strip() if self.is_bound else ""
+        chosen = int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 10 else None
         field = self.fields["org"]
         field.listed = scopes.filter(listed_scopes(user, chosen))
         field.queryset = scopes  # the widget's choices take `listed` from here

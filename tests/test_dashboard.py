@@ -324,7 +324,6 @@ class DashboardChooserTests(DashboardTestCase):
         html = response.content.decode()
         assert "河口村党支部" not in html and "河口乡党委" not in html
 
-
     def test_the_scope_list_shows_two_levels_and_still_takes_a_deeper_organization(self):
         """A province would list thousands of committees: the list holds the user's own
         organization and the level under it, and the one chosen; a deeper committee (reached
@@ -343,6 +342,12 @@ class DashboardChooserTests(DashboardTestCase):
         assert response.context["dashboard"]["values"]["org"] == deeper
         assert str(deeper.pk) in listed(response)
         assert "石门片区党委 · 互助共建情况" in response.content.decode()
+        # A chosen value that is no number (a superscript two passes str.isdigit) is ignored.
+        response = self.get(w.staff, org="²", **YEAR_2025)
+        assert (
+            response.status_code == 200 and response.context["dashboard"]["values"]["org"] is None
+        )
+
 
 class DashboardQueryTests(DashboardTestCase):
     def count_queries(self):

@@ -2,11 +2,13 @@
 
 import datetime
 import random
+import re
 from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from activities import summaries, workflow
@@ -317,6 +319,28 @@ def test_a_range_widens_to_whole_months_only_over_days_without_counted_activitie
     assert summaries.whole_months(d(2026, 1, 1), d(2026, 3, 9)) == (d(2026, 1, 1), d(2026, 3, 9))
     assert summaries.whole_months(d(2026, 3, 11), d(2026, 4, 5)) == (d(2026, 3, 11), d(2026, 4, 30))
     assert summaries.whole_months(d(2026, 2, 1), d(2026, 2, 28)) == (d(2026, 2, 1), d(2026, 2, 28))
+
+
+def test_a_report_so_far_this_year_reads_no_activity_attendance_or_outcome_row():
+    """The draft of a report from the year's start to a day in the middle of a month: one probe
+    of the days after it, then the summaries alone, for the figures and each pairing's facts."""
+    from reports import situation
+
+    w = make_two_pairing_county()
+    d = datetime.date
+    activity = make_submitted_activity(w.pairing_a, "activity_day", d(2026, 3, 10))
+    Participation.objects.create(activity=activity, member=w.organ_a_member)
+    Outcome.objects.create(activity=activity, metric=metric("training"), value=12)
+    base = re.compile(r'"activities_(activity|participation|outcome)"')
+
+    with CaptureQueriesContext(connection) as queries:
+        drafted = situation.draft(w.county, d(2026, 1, 1), d(2026, 3, 15), today=d(2026, 3, 15))
+    probes = [q["sql"] for q in queries.captured_queries if base.search(q["sql"])]
+    assert len(probes) == 1 and "LIMIT 1" in probes[0]
+    assert drafted.figures.counted_range == (d(2026, 1, 1), d(2026, 3, 31))
+    assert drafted.figures.activities == 1 and drafted.figures.participants == 1
+    assert drafted.figures.outcome("training").value == 12
+    assert drafted.facts[w.pairing_a.pk].participants == 1
 
 
 @pytest.mark.parametrize(
