@@ -55,8 +55,7 @@ class Figures:
     overdue_commitments: int
     extra: dict = field(default_factory=dict)
     scope: tuple = ()  # (pairings, start, end, today): what compliance is computed over
-    # The range the summaries read for the same counts (summaries.whole_months)
-    counted_range: tuple = ()
+    counted_range: tuple = ()  # the range the summaries read for the same counts (whole_months)
 
     @cached_property
     def rollup(self):
@@ -164,18 +163,20 @@ def compute(pairings, start, end, *, today, organizations=None):
     )
 
 
-def counts_by_organization(pairings, organizations, start, end, counted_range=None):
+def counts_by_organization(figures, organizations):
     """{org: (pairings, of them running in the range, activities counted in it)} for each
-    organization, a pairing counting under the organization of either branch (as compliance
-    rolls up). The summaries read `counted_range` (the figures' whole months) when given.
+    organization, over the pairings and range of `figures` (the summaries read its whole months,
+    `counted_range`), a pairing counting under the organization of either branch (as compliance
+    rolls up).
 
     Two queries: the pairings with their branches' paths and dates, and the activity summaries
     grouped by pairing; each pairing is added under the prefixes of its paths.
     """
+    pairings, start, end, _ = figures.scope
     activities = {
         pairing_id: n
         for (pairing_id,), (n, _, _) in summaries.activity_counts(
-            pairings, *(counted_range or (start, end)), ("pairing_id",)
+            pairings, *figures.counted_range, ("pairing_id",)
         ).items()
     }
     rows = pairings.values_list(

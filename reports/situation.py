@@ -143,14 +143,15 @@ def _count(queryset, group):
     return Coalesce(Subquery(rows.values("n")[:1]), 0, output_field=IntegerField())
 
 
-def pairing_facts(pairings, start, end, *, today, rollup=None, counted=None):
-    """{pairing id: PairingFacts} for `pairings` (a queryset) over the range, in two queries.
+def pairing_facts(figures):
+    """{pairing id: PairingFacts} for the pairings and range of `figures`, in two queries.
 
     Activities by pairing and category and the participants of each pairing come from the
-    summaries, over `counted` (the figures' whole months, summaries.whole_months) when given;
-    the missed joint meetings from `rollup` (the figures' compliance).
+    summaries, over the figures' whole months (`counted_range`); the missed joint meetings from
+    the figures' compliance roll-up.
     """
-    counted = counted or (start, end)
+    pairings, start, end, today = figures.scope
+    counted = figures.counted_range
     kinds = {}  # pairing id → {category: count}
     for (pk, category), (n, _, _) in summaries.activity_counts(
         pairings, *counted, ("pairing_id", "category")
@@ -209,7 +210,8 @@ def pairing_facts(pairings, start, end, *, today, rollup=None, counted=None):
         )
         for row in rows
     }
-    meeting = rollup and next((r for r in rollup.regimes if r.code == "joint_meeting"), None)
+    rollup = figures.rollup
+    meeting = next((r for r in rollup.regimes if r.code == "joint_meeting"), None)
     if meeting is not None:
         for pk, missed in rollup.missed(meeting).items():
             if pk in facts:
@@ -495,9 +497,7 @@ def draft(organization, start, end, *, today):
         today=today,
         organizations=Organization.objects.alive().under(organization),
     )
-    facts = pairing_facts(
-        pairings, start, end, today=today, rollup=figures.rollup, counted=figures.counted_range
-    )
+    facts = pairing_facts(figures)
     meeting = next((r for r in figures.rollup.regimes if r.code == "joint_meeting"), None)
     problems = find_problems(
         facts, joint_meeting_name=meeting.short_name if meeting else "季度联席会"
@@ -642,9 +642,7 @@ def annex_sheets(drafted, rollup):
     met, on_time = f.rollup.total()
     by_regime.append(["合计", f.activities, *_rate_cells(met, on_time)])
     by_org = []
-    counts = figures_module.counts_by_organization(
-        f.scope[0], rollup, f.start, f.end, f.counted_range
-    )
+    counts = figures_module.counts_by_organization(f, rollup)
     for org, (met, on_time) in f.rollup.by_organization(rollup).items():
         by_org.append([org.name, counts[org][0], *_rate_cells(met, on_time)])
     outcomes = [

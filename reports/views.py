@@ -217,9 +217,7 @@ def dashboard(form):
 
     organizations = form.rollup_organizations()
     org_rates = rollup.by_organization(organizations)
-    org_counts = figures.counts_by_organization(
-        pairings, organizations, start, end, fig.counted_range
-    )
+    org_counts = figures.counts_by_organization(fig, organizations)
     org_rows = [
         (org, f"{home}?{form.query(org=org.pk)}", *org_counts[org][1:], *org_rates[org])
         for org in organizations
