@@ -135,6 +135,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: local memory unless CACHE_URL is given (redis://127.0.0.1:6379/1 uses Django's Redis cache).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# The counties' figures (reports.parts): in the shared cache when there is one, else in each
+# process's memory, room for the parts of a few periods of a province (about 50 KB a county).
+CACHES["parts"] = (
+    {**CACHES["default"], "KEY_PREFIX": "parts", "TIMEOUT": 2 * 24 * 3600}
+    if env("CACHE_URL", default=None)
+    else {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "parts",
+        "TIMEOUT": 2 * 24 * 3600,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    }
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

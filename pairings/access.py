@@ -282,6 +282,13 @@ def pairings_under(org, pairings=None):
     )
 
 
+def whole_subtrees(user):
+    """The paths whose subtrees hold exactly the pairings the user reads, or None when the user
+    also reads a branch of their own (a secretary)."""
+    scope = scope_of(user)
+    return None if scope.read_branches else scope.read_paths
+
+
 def organizations_under_scope(user):
     """The organizations under the user's subtree roles (not partners, not a secretary's branch)."""
     return Organization.objects.alive().filter(_paths_q("", scope_of(user).read_paths))

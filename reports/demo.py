@@ -60,6 +60,7 @@ from pairings.models import (
     Pairing,
     PairingSuspension,
 )
+from reports import stamps
 from reports.models import SetupConfirmation, SetupStep
 
 COUNTY = "青山县"
@@ -883,8 +884,9 @@ def seed(*, scale="demo", seed=1, today=None):
         )
     counties = counties_of(scale, seed)
     positions = {code: i for i, code in enumerate(sorted(c.code for c in counties), start=1)}
-    # The summaries are rebuilt once at the end instead of row by row.
-    with transaction.atomic(), summaries.paused():
+    # The summaries are rebuilt once at the end instead of row by row, and then every county
+    # gets a new stamp.
+    with transaction.atomic(), stamps.paused(), summaries.paused():
         writer = writer_for(connection.vendor)
         seeded = Seeded(writer=writer.name)
         writer.start()

@@ -56,6 +56,8 @@ class Figures:
     extra: dict = field(default_factory=dict)
     scope: tuple = ()  # (pairings, start, end, today): what compliance is computed over
     counted_range: tuple = ()  # the range the summaries read for the same counts (whole_months)
+    plan: object = None  # reports.parts.Plan when added up from the counties' parts
+    pairing_rows: list = None  # pairing_counts(), when the parts carried them
 
     @cached_property
     def rollup(self):
@@ -115,7 +117,7 @@ def compute(pairings, start, end, *, today, organizations=None):
     by_regime.append((None, regime_rows.get(None, 0)))
     metrics = list(Metric.objects.filter(is_active=True))
     flows = summaries.outcome_totals(pairings, *counted_range)
-    entered = _period_figures(organizations, start, end) if organizations is not None else {}
+    entered = period_figures(organizations, start, end) if organizations is not None else {}
     outcomes = [
         OutcomeTotal(m, (flows.get(m.pk) or Decimal(0)) + entered.get(m.pk, Decimal(0)))
         for m in metrics
@@ -163,15 +165,10 @@ def compute(pairings, start, end, *, today, organizations=None):
     )
 
 
-def counts_by_organization(figures, organizations):
-    """{org: (pairings, of them running in the range, activities counted in it)} for each
-    organization, over the pairings and range of `figures` (the summaries read its whole months,
-    `counted_range`), a pairing counting under the organization of either branch (as compliance
-    rolls up).
-
-    Two queries: the pairings with their branches' paths and dates, and the activity summaries
-    grouped by pairing; each pairing is added under the prefixes of its paths.
-    """
+def pairing_counts(figures):
+    """[(pairing id, helper path, helped path, running in the range, activities counted in it)]
+    for the pairings of `figures` (the summaries read its whole months, `counted_range`), in two
+    queries: the pairings with their branches' paths and dates, the summaries by pairing."""
     pairings, start, end, _ = figures.scope
     activities = {
         pairing_id: n
@@ -182,21 +179,39 @@ def counts_by_organization(figures, organizations):
     rows = pairings.values_list(
         "pk", "helper__path", "helped__path", "start_date", "end_date"
     ).order_by()
+    return [
+        (
+            pk,
+            helper_path,
+            helped_path,
+            first <= end and (last is None or last >= start),
+            activities.get(pk, 0),
+        )
+        for pk, helper_path, helped_path, first, last in rows
+    ]
+
+
+def counts_by_organization(figures, organizations):
+    """{org: (pairings, of them running in the range, activities counted in it)} for each
+    organization, over the pairings and range of `figures`, a pairing counting under the
+    organization of either branch (as compliance rolls up); each pairing is added under the
+    prefixes of its paths.
+    """
+    rows = figures.pairing_rows if figures.pairing_rows is not None else pairing_counts(figures)
     tallies = {org.path: [0, 0, 0] for org in organizations}
     lengths = {len(org.path) for org in organizations}
-    for pk, helper_path, helped_path, first, last in rows:
-        running = first <= end and (last is None or last >= start)
+    for _, helper_path, helped_path, running, activities in rows:
         for length in lengths:
             for prefix in {helper_path[:length], helped_path[:length]}:
                 tally = tallies.get(prefix)
                 if tally is not None:
                     tally[0] += 1
                     tally[1] += running
-                    tally[2] += activities.get(pk, 0)
+                    tally[2] += activities
     return {org: tuple(tallies[org.path]) for org in organizations}
 
 
-def _period_figures(organizations, start, end):
+def period_figures(organizations, start, end):
     """{metric id: total} of figures entered per organization for periods within the range.
 
     A stock takes each organization's latest value in the range; flows add up.

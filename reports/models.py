@@ -342,3 +342,18 @@ class ImportRun(models.Model):
     @property
     def total_updated(self):
         return sum(c.get("updated", 0) for c in self.counts.values())
+
+
+class Stamp(models.Model):
+    """A county's stamp: a token replaced on every write that may change its figures (see
+    reports.stamps); county 0 stands for the whole installation."""
+
+    county = models.IntegerField("县（0为全部）", primary_key=True)
+    token = models.CharField("标记", max_length=40)
+
+    class Meta:
+        verbose_name = "数据版本标记"
+        verbose_name_plural = "数据版本标记"
+
+    def __str__(self):
+        return f"{self.county}: {self.token}"

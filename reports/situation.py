@@ -26,6 +26,7 @@ from cobuild.routers import reads_for_reports
 from pairings import access
 from pairings.models import Member, Organization
 from reports import figures as figures_module
+from reports import parts
 from reports.models import ReportVersion, SituationReport
 from reports.numbers import percent, quantity
 
@@ -150,6 +151,8 @@ def pairing_facts(figures):
     summaries, over the figures' whole months (`counted_range`); the missed joint meetings from
     the figures' compliance roll-up.
     """
+    if figures.plan is not None:
+        return parts.facts(figures, pairing_facts)
     pairings, start, end, today = figures.scope
     counted = figures.counted_range
     kinds = {}  # pairing id → {category: count}
@@ -490,7 +493,8 @@ def compose(figures, organization, problems):
 def draft(organization, start, end, *, today):
     """The report drafted from data for `organization`'s subtree, in a fixed number of queries."""
     pairings = access.pairings_under(organization)
-    figures = figures_module.compute(
+    figures = parts.compute(
+        (organization.path,),
         pairings,
         start,
         end,

@@ -31,7 +31,7 @@ from activities.periods import Period
 from cobuild.routers import reads_for_reports, reporting
 from pairings import access
 from pairings.models import Assignment, Organization, Pairing
-from reports import charts, figures, numbers, setup
+from reports import charts, figures, numbers, parts, setup
 from reports.compliance_views import ComplianceFilter
 
 Role = Assignment.Role
@@ -185,7 +185,9 @@ def dashboard(form):
     values = form.values
     start, end = values["start"], values["end"]
     pairings = form.pairings()
-    fig = figures.compute(pairings, start, end, today=today, organizations=form.organizations())
+    fig = parts.compute(
+        form.roots(), pairings, start, end, today=today, organizations=form.organizations()
+    )
     rollup = fig.rollup
     home = reverse("home")
 

@@ -55,6 +55,16 @@ def _force_login_passes_the_second_factor():
     Client.login = original_login
 
 
+@pytest.fixture(autouse=True)
+def _no_parts_from_another_test():
+    """Each test starts with no county's figures in the cache (reports.parts). A test's own
+    writes renew the stamps, but a TestCase rolls back to the same stamps for each of its tests,
+    and a page's query count must not depend on which test ran before."""
+    from django.core.cache import caches
+
+    caches["parts"].clear()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     """Transactional (live-server) tests end with Django flushing every table. On SQLite that is a

@@ -1,0 +1,257 @@
+"""The figures of a wide scope, added up from each county's part kept in the cache.
+
+A province's dashboard and report read every pairing's summaries: seconds of SQL for 100
+counties, though a county's figures change only when someone writes in that county. So each
+county's part (its Figures, compliance roll-up and pairing counts, or its pairings' facts for
+the report) is computed as for any scope and kept in the cache under the county's stamp
+(reports.stamps: a token the database renews in every transaction that writes anything the
+figures read). A wide scope reads the stamps, fetches the parts in one round trip, computes
+the parts that are missing (a county written in since, or the first request of the day) and adds
+them up; the sums are what the live computation gives, which tests check.
+
+The parts add up only when the scope is whole counties: every root a county or above counties,
+no branch under a root outside a county, and no pairing of two counties both in the scope
+(its branches and members would count twice). Any other scope is computed live, as are the
+figures entered per organization (a province's own) and the short lists the dashboard names.
+"""
+
+from dataclasses import dataclass, replace
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import router
+
+from activities import compliance
+from pairings import access
+from pairings.models import Organization, Pairing
+from reports import figures, stamps
+
+VERSION = 1  # of the parts' shape: change it when Figures, Rollup or PairingFacts change
+CACHE = "parts"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the counties are: what decides whether a scope's parts add up."""
+
+    counties: tuple  # ((id, path), …)
+    strays: tuple  # paths of the branches under no county
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The counties whose parts make a scope, with their tokens."""
+
+    installation: str  # the installation's token
+    counties: tuple  # ((id, path, token), …)
+
+    def key(self, kind, county, token, start, end, today):
+        grace = settings.COBUILD["GRACE_DAYS"]
+        return (
+            f"cobuild:part:{VERSION}:{kind}:{self.installation}:{county}:{token}:"
+            f"{start}:{end}:{today}:{grace}"
+        )
+
+
+@dataclass
+class Part:
+    figures: figures.Figures  # without its scope (querysets stay out of the cache)
+    rollup: compliance.Rollup
+    pairings: list  # [(id, helper path, helped path, running, activities)]
+    cross: frozenset  # pairings with a branch in another county
+
+
+def _layout(token):
+    cache = caches[CACHE]
+    key = f"cobuild:layout:{VERSION}:{token}"
+    layout = cache.get(key)
+    if layout is None:
+        kinds = [Organization.Kind.COUNTY, *Organization.BRANCH_KINDS]
+        rows = list(
+            Organization.objects.filter(kind__in=kinds).order_by().values_list("pk", "path", "kind")
+        )
+        counties = tuple((pk, path) for pk, path, kind in rows if kind == Organization.Kind.COUNTY)
+        paths = {path for _, path in counties}
+        lengths = {len(path) for path in paths}
+
+        def in_county(path):
+            return any(path[:n] in paths and len(path) > n for n in lengths)
+
+        nested = any(in_county(path) for path in paths)  # a county in a county: no parts
+        branches = [path for _, path, kind in rows if kind != Organization.Kind.COUNTY]
+        strays = ("",) if nested else tuple(p for p in branches if not in_county(p))
+        layout = Layout(counties, strays)
+        cache.set(key, layout)
+    return layout
+
+
+def plan(roots):
+    """The Plan of the pairings under `roots` (organizations' paths), or None when they are not
+    whole counties."""
+    if not roots:
+        return None
+    tokens = stamps.read(using=router.db_for_read(Pairing))
+    installation = tokens.get(stamps.GLOBAL)
+    if installation is None:
+        return None
+    layout = _layout(installation)
+    chosen = {}
+    for root in roots:
+        under = [(pk, path) for pk, path in layout.counties if path.startswith(root)]
+        if not under or any(path.startswith(root) for path in layout.strays):
+            return None
+        chosen.update(under)
+    if any(pk not in tokens for pk in chosen):
+        return None
+    return Plan(installation, tuple((pk, path, tokens[pk]) for pk, path in sorted(chosen.items())))
+
+
+def _fetch(plan, kind, start, end, today, compute):
+    """{county id: part} of `kind`, from the cache or computed (and kept) where missing."""
+    cache = caches[CACHE]
+    keys = {
+        plan.key(kind, pk, token, start, end, today): (pk, path)
+        for pk, path, token in plan.counties
+    }
+    found = cache.get_many(list(keys))
+    missing = {}
+    for key, (pk, path) in keys.items():
+        if key not in found:
+            missing[key] = compute(pk, path)
+    cache.set_many(missing)
+    found.update(missing)
+    return {keys[key][0]: part for key, part in found.items()}
+
+
+def _county_figures(start, end, today):
+    def compute(pk, path):
+        county = Organization(pk=pk, path=path)
+        pairings = access.pairings_under(county)
+        fig = figures.compute(pairings, start, end, today=today)
+        rollup = fig.rollup
+        rows = figures.pairing_counts(fig)
+        cross = frozenset(
+            row[0] for row in rows if not (row[1].startswith(path) and row[2].startswith(path))
+        )
+        return Part(replace(fig, scope=()), rollup, rows, cross)
+
+    return compute
+
+
+def compute(roots, pairings, start, end, *, today, organizations=None):
+    """Figures for `pairings`, the pairings under `roots` (paths; None when the pairings are
+    not whole subtrees): added up from the counties' parts when they make the scope, else
+    figures.compute(). Same figures either way."""
+    found = plan(roots)
+    parts = None
+    if found is not None:
+        parts = _fetch(found, "figures", start, end, today, _county_figures(start, end, today))
+        crossing = [pk for part in parts.values() for pk in part.cross]
+        if len(crossing) != len(set(crossing)):  # a pairing of two counties in the scope
+            parts = None
+    if not parts:
+        return figures.compute(pairings, start, end, today=today, organizations=organizations)
+    fig = _add_up([part.figures for part in parts.values()], start, end)
+    if organizations is not None:
+        entered = figures.period_figures(organizations, start, end)
+        for outcome in fig.outcomes:
+            outcome.value += entered.get(outcome.metric.pk, 0)
+    fig.scope = (pairings, start, end, today)
+    fig.plan = found
+    fig.pairing_rows = [row for part in parts.values() for row in part.pairings]
+    fig.__dict__["rollup"] = _add_rollups([part.rollup for part in parts.values()], start, end)
+    return fig
+
+
+def _add_up(parts, start, end):
+    """One Figures from the counties' (same start, end and today: same regimes, categories,
+    metrics and months, in the same order)."""
+    first = parts[0]
+
+    def total(name):
+        return sum(getattr(part, name) for part in parts)
+
+    def counts(name):
+        """[(label, Σ count)] of a list of (label, count) alike in every part."""
+        rows = [getattr(part, name) for part in parts]
+        return [(column[0][0], sum(n for _, n in column)) for column in zip(*rows, strict=True)]
+
+    return replace(
+        first,
+        start=start,
+        end=end,
+        **{
+            name: total(name)
+            for name in (
+                "pairings",
+                "organ_branches",
+                "village_branches",
+                "members",
+                "participants",
+                "activities",
+                "villagers",
+                "deeds_done",
+                "deeds_amount",
+                "open_rectifications",
+                "overdue_rectifications",
+                "open_commitments",
+                "overdue_commitments",
+            )
+        },
+        by_regime=counts("by_regime"),
+        by_category=counts("by_category"),
+        monthly=counts("monthly"),
+        outcomes=[
+            figures.OutcomeTotal(column[0].metric, sum(o.value for o in column))
+            for column in zip(*(part.outcomes for part in parts), strict=True)
+        ],
+        extra={},
+    )
+
+
+def _add_rollups(rollups, start, end):
+    first = rollups[0]
+    regime_rows = {}
+    for rollup in rollups:
+        for regime_id, row in rollup.regime_rows.items():
+            regime_rows[regime_id] = tuple(
+                a + b for a, b in zip(regime_rows.get(regime_id, (0, 0, 0)), row, strict=True)
+            )
+    return compliance.Rollup(
+        start,
+        end,
+        first.regimes,
+        set().union(*(r.cadenced for r in rollups)),
+        regime_rows,
+        [row for rollup in rollups for row in rollup.pairing_rows],
+        {key: n for rollup in rollups for key, n in rollup.missed_by_regime.items()},
+    )
+
+
+def facts(fig, compute_facts):
+    """{pairing id: PairingFacts} of a Figures made of parts, the counties' facts from the cache
+    or `compute_facts(county figures)` where missing."""
+    found = fig.plan
+    _, start, end, today = fig.scope
+    county_figures = _county_figures(start, end, today)
+
+    def compute(pk, path):
+        part = _fetch(
+            Plan(found.installation, tuple(c for c in found.counties if c[0] == pk)),
+            "figures",
+            start,
+            end,
+            today,
+            county_figures,
+        )[pk]
+        county = replace(
+            part.figures,
+            scope=(access.pairings_under(Organization(pk=pk, path=path)), start, end, today),
+        )
+        county.__dict__["rollup"] = part.rollup
+        return compute_facts(county)
+
+    merged = {}
+    for part in _fetch(found, "facts", start, end, today, compute).values():
+        merged.update(part)
+    return dict(sorted(merged.items(), key=lambda item: item[1].code))

@@ -1,0 +1,150 @@
+"""Stamps: a token per county that the database replaces whenever the county's figures may change.
+
+reports.parts keeps each county's figures in the cache under its stamp. Row triggers on every
+table the figures read give the county of the written row a new random token in the writing
+transaction, so a part cached under the old token is never read again: whatever writes (a form,
+the workflow, the importer, the admin, a queryset update), no reader sees a stale part.
+
+County 0 is the whole installation's stamp: organizations (their paths decide which county a
+branch lies in), regimes with their cadences and metrics change every county's figures.
+
+The same statements serve SQLite and PostgreSQL; only the random token differs.
+"""
+
+from contextlib import contextmanager
+
+from django.db import connection
+
+GLOBAL = 0
+
+TOKEN = {
+    "sqlite": "lower(hex(randomblob(8)))",
+    "postgresql": "md5(random()::text || clock_timestamp()::text)",
+}
+
+# An organization's county: the county-kind organization whose path begins its path.
+_BUMP_COUNTIES = """INSERT INTO reports_stamp (county, token)
+    SELECT c.id, {token} FROM pairings_organization c
+    WHERE c.kind = 'county' AND EXISTS (
+        SELECT 1 FROM pairings_organization o
+        WHERE o.id IN ({orgs}) AND substr(o.path, 1, length(c.path)) = c.path)
+    ON CONFLICT (county) DO UPDATE SET token = excluded.token"""
+
+_BUMP_GLOBAL = """INSERT INTO reports_stamp (county, token) VALUES ({county}, {token})
+    ON CONFLICT (county) DO UPDATE SET token = excluded.token"""
+
+_PAIRING_BRANCHES = (
+    "SELECT p.helper_id FROM pairings_pairing p WHERE p.id = {pairing} "
+    "UNION SELECT p.helped_id FROM pairings_pairing p WHERE p.id = {pairing}"
+)
+
+# table → the organization ids (SQL, `{r}` the row) whose counties a write to a row changes;
+# None for the tables that change every county.
+TABLES = {
+    "activities_activitysummary": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
+    "activities_outcomesummary": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
+    "activities_participantyear": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
+    "activities_commitment": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
+    "activities_inspection": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
+    "activities_rectification": _PAIRING_BRANCHES.format(
+        pairing="(SELECT i.pairing_id FROM activities_inspection i WHERE i.id = {r}.inspection_id)"
+    ),
+    "pairings_pairingsuspension": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
+    "pairings_pairing": "{r}.helper_id, {r}.helped_id",
+    "pairings_member": "{r}.branch_id",
+    "pairings_organization": None,
+    "activities_regime": None,
+    "activities_regimecadence": None,
+    "activities_metric": None,
+}
+
+EVENTS = {"INSERT": ["NEW"], "UPDATE": ["OLD", "NEW"], "DELETE": ["OLD"]}
+
+
+def triggers(vendor):
+    """[(name, table, event, [statements])] for this database."""
+    token = TOKEN[vendor]
+    found = []
+    for table, orgs in TABLES.items():
+        for event, rows in EVENTS.items():
+            if orgs is None:
+                body = [_BUMP_GLOBAL.format(county=GLOBAL, token=token)]
+            else:
+                body = [_BUMP_COUNTIES.format(token=token, orgs=orgs.format(r=r)) for r in rows]
+            found.append((f"stamp_{table}_{event.lower()}", table, event, body))
+    return found
+
+
+def install_sql(vendor):
+    statements = []
+    for name, table, event, body in triggers(vendor):
+        steps = ";\n".join(body)
+        if vendor == "sqlite":
+            statements.append(
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW\nBEGIN\n{steps};\nEND"
+            )
+        else:
+            statements.append(
+                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+                f"BEGIN\n{steps};\nRETURN NULL;\nEND $$"
+            )
+            statements.append(
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW "
+                f"EXECUTE FUNCTION {name}()"
+            )
+    return statements
+
+
+def remove_sql(vendor):
+    statements = []
+    for name, table, *_ in triggers(vendor):
+        if vendor == "sqlite":
+            statements.append(f"DROP TRIGGER IF EXISTS {name}")
+        else:
+            statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            statements.append(f"DROP FUNCTION IF EXISTS {name}()")
+    return statements
+
+
+def renew_all_sql(vendor):
+    """Give every county and the installation a new token (after a load with triggers off)."""
+    token = TOKEN[vendor]
+    return [
+        "DELETE FROM reports_stamp",
+        f"INSERT INTO reports_stamp (county, token) VALUES ({GLOBAL}, {token})",
+        f"INSERT INTO reports_stamp (county, token) SELECT id, {token} FROM pairings_organization "
+        "WHERE kind = 'county'",
+    ]
+
+
+def install(schema_editor, *, remove=False):
+    """Create (or drop) the triggers and stamp every county; called by the migration."""
+    vendor = schema_editor.connection.vendor
+    statements = remove_sql(vendor) if remove else install_sql(vendor) + renew_all_sql(vendor)
+    for statement in statements:
+        schema_editor.execute(statement)
+
+
+def _run(statements):
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+@contextmanager
+def paused():
+    """Drop the triggers for a bulk load (a rebuild of the summaries fires them once per row),
+    then put them back and give everything a new token. Use inside the load's transaction."""
+    vendor = connection.vendor
+    _run(remove_sql(vendor))
+    try:
+        yield
+    finally:
+        _run(install_sql(vendor) + renew_all_sql(vendor))
+
+
+def read(using=None):
+    """{county id (0 for the installation): token} of every stamp, in one query."""
+    from reports.models import Stamp
+
+    return dict(Stamp.objects.using(using).values_list("county", "token"))

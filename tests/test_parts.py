@@ -1,0 +1,328 @@
+"""A wide scope's figures added up from the counties' cached parts equal the live computation,
+whatever was written since the parts were cached (reports.parts, reports.stamps)."""
+
+import datetime
+import random
+import re
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.urls import reverse
+
+from activities import workflow
+from activities.models import Activity, Commitment, Outcome, Participation, Regime, RegimeCadence
+from pairings import access
+from pairings.models import Assignment, Organization, PairingSuspension
+from reports import figures, parts, situation, stamps
+from tests.factories import (
+    make_branch,
+    make_commitment,
+    make_inspection,
+    make_member,
+    make_org,
+    make_pairing,
+    make_rectification,
+    make_submitted_activity,
+    make_user,
+    metric,
+)
+
+pytestmark = pytest.mark.django_db
+
+TODAY = datetime.date(2026, 5, 20)
+RANGES = [
+    (datetime.date(2025, 1, 1), datetime.date(2025, 12, 31)),
+    (datetime.date(2025, 3, 10), TODAY),  # odd days at both ends
+    (datetime.date(2026, 1, 1), datetime.date(2026, 12, 31)),  # the year so far
+]
+DAYS = [datetime.date(2025, 1, 31), datetime.date(2025, 3, 9), datetime.date(2025, 3, 10),
+        datetime.date(2025, 6, 30), datetime.date(2025, 11, 3), datetime.date(2026, 2, 14)]  # fmt: skip
+REGIMES = ["activity_day", "cross_learning", "joint_meeting", "daily_help", None]
+SCALARS = ["pairings", "organ_branches", "village_branches", "members", "participants",
+           "activities", "villagers", "by_regime", "by_category", "monthly", "deeds_done",
+           "deeds_amount", "open_rectifications", "overdue_rectifications", "open_commitments",
+           "overdue_commitments"]  # fmt: skip
+
+
+def make_region(counties=2):
+    """A city committee above `counties` counties, each with two townships' pairings."""
+    from types import SimpleNamespace
+
+    region = Organization.objects.add_root(
+        {"code": "R1", "name": "中共青山市委", "kind": "committee", "sector": "other"}
+    )
+    w = SimpleNamespace(region=region, counties=[], pairings=[], members={}, branches=[])
+    for n in range(counties):
+        county = make_org(region, kind="county", sector="other", name=f"第{n + 1}县委")
+        organs = make_org(county, kind="working_committee", sector="organ", name="县直机关工委")
+        for t in range(2):
+            township = make_org(county, kind="committee", sector="rural", name=f"第{t + 1}镇党委")
+            organ = make_branch(organs, name=f"县局{t + 1}党支部")
+            village = make_branch(township, sector="rural", name=f"村{t + 1}党支部")
+            pairing = make_pairing(organ, village)
+            w.pairings.append(pairing)
+            w.branches += [organ, village]
+            w.members[pairing.pk] = [make_member(organ), make_member(village), make_member(village)]
+        w.counties.append(county)
+    w.staff = make_user(role=Assignment.Role.COUNTY_STAFF, org=region)
+    return w
+
+
+def assert_same(roots, pairings, organizations=None):
+    """The parts' figures (from the cache where it holds them) equal the live ones."""
+    for start, end in RANGES:
+        live = figures.compute(pairings, start, end, today=TODAY, organizations=organizations)
+        got = parts.compute(roots, pairings, start, end, today=TODAY, organizations=organizations)
+        assert got.plan is not None
+        for name in SCALARS:
+            assert getattr(got, name) == getattr(live, name), (name, start, end)
+        assert [(o.metric.code, o.value) for o in got.outcomes] == [
+            (o.metric.code, o.value) for o in live.outcomes
+        ]
+        assert got.rollup.by_regime() == live.rollup.by_regime()
+        assert sorted(got.rollup.pairing_rows, key=lambda r: r.pk) == sorted(
+            live.rollup.pairing_rows, key=lambda r: r.pk
+        )
+        assert got.rollup.missed_by_regime == live.rollup.missed_by_regime
+        below = list(Organization.objects.filter(depth__in=[2, 3]))
+        assert figures.counts_by_organization(got, below) == figures.counts_by_organization(
+            live, below
+        )
+        assert situation.pairing_facts(got) == situation.pairing_facts(live)
+
+
+class RandomWriter:
+    """Every kind of write the figures read, in two counties, chosen at random."""
+
+    def __init__(self, rng, world):
+        self.rng, self.w = rng, world
+        self.metrics = [metric("training"), metric("donation_money")]
+        self.staff = world.staff
+
+    def pairing(self):
+        return self.rng.choice(self.w.pairings)
+
+    def pick(self, **filters):
+        rows = list(Activity.objects.filter(**filters).order_by("pk"))
+        return self.rng.choice(rows) if rows else None
+
+    def create(self):
+        pairing = self.pairing()
+        activity = make_submitted_activity(
+            pairing,
+            self.rng.choice(REGIMES),
+            self.rng.choice(DAYS),
+            status=self.rng.choice(Activity.Status.values),
+            on_time=self.rng.random() < 0.7,
+            villager_count=self.rng.randint(0, 30),
+            category=self.rng.choice(Activity.Category.values),
+        )
+        for member in self.rng.sample(self.w.members[pairing.pk], 2):
+            Participation.objects.create(activity=activity, member=member)
+        Outcome.objects.create(
+            activity=activity, metric=self.rng.choice(self.metrics), value=Decimal("12.50")
+        )
+
+    def confirm(self):
+        if activity := self.pick(status="submitted", deleted_at__isnull=True):
+            workflow.confirm_activity(activity=activity, by=self.staff)
+
+    def give_back(self):
+        if activity := self.pick(status="submitted", deleted_at__isnull=True):
+            workflow.return_activity(activity=activity, by=self.staff, reason="请补充照片。")
+
+    def trash(self):
+        if activity := self.pick(deleted_at__isnull=True):
+            workflow.trash_activity(activity=activity, by=self.staff)
+
+    def restore(self):
+        if activity := self.pick(deleted_at__isnull=False):
+            workflow.restore_activity(activity=activity, by=self.staff)
+
+    def delete(self):
+        if activity := self.pick(inspection__isnull=True):
+            activity.delete()
+
+    def redate(self):
+        """A queryset update: no save(), no signal."""
+        if activity := self.pick():
+            Activity.objects.filter(pk=activity.pk).update(date=self.rng.choice(DAYS))
+
+    def end_pairing(self):
+        pairing = self.pairing()
+        pairing.end_date = self.rng.choice([None, datetime.date(2025, 8, 31)])
+        pairing.save()
+
+    def suspend(self):
+        PairingSuspension.objects.create(
+            pairing=self.pairing(),
+            start_date=datetime.date(2025, 4, 1),
+            end_date=datetime.date(2025, 5, 31),
+            reason="村党支部换届",
+        )
+
+    def lift_suspensions(self):
+        PairingSuspension.objects.filter(pairing=self.pairing()).delete()
+
+    def add_member(self):
+        pairing = self.pairing()
+        self.w.members[pairing.pk].append(
+            make_member(self.rng.choice([pairing.helper, pairing.helped]))
+        )
+
+    def trash_member(self):
+        pairing = self.pairing()
+        member = self.rng.choice(self.w.members[pairing.pk])
+        member.deleted_at = datetime.datetime(2026, 1, 5, tzinfo=datetime.UTC)
+        member.save()
+
+    def commit(self):
+        make_commitment(
+            self.pairing(),
+            status=self.rng.choice(["planned", "in_progress", "done"]),
+            done_on=datetime.date(2025, 7, 1),
+            due_date=self.rng.choice([datetime.date(2025, 9, 30), datetime.date(2026, 9, 30)]),
+        )
+
+    def finish_commitment(self):
+        if row := Commitment.objects.filter(status="planned").order_by("pk").first():
+            row.status, row.done_on = "done", datetime.date(2025, 10, 8)
+            row.save()
+
+    def inspect(self):
+        pairing = self.pairing()
+        year = self.rng.choice([2025, 2026])
+        if pairing.inspections.filter(year=year).exists():
+            return
+        make_rectification(make_inspection(pairing, year=year, date=datetime.date(year, 2, 10)))
+
+    def step(self):
+        action = self.rng.choice(
+            [self.create, self.create, self.create, self.confirm, self.give_back, self.trash,
+             self.restore, self.delete, self.redate, self.end_pairing, self.suspend,
+             self.lift_suspensions, self.add_member, self.trash_member, self.commit,
+             self.finish_commitment, self.inspect]
+        )  # fmt: skip
+        action()
+        return action.__name__
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_parts_equal_the_live_figures_after_random_writes(seed):
+    w = make_region()
+    writer = RandomWriter(random.Random(seed), w)
+    roots = (w.region.path,)
+    pairings = access.pairings_under(w.region)
+    organizations = Organization.objects.alive().under(w.region)
+    done = []
+    for number in range(60):
+        done.append(writer.step())
+        if number % 6 == 5:  # the parts cached at the last check must not be read again
+            assert_same(roots, pairings, organizations)
+    assert_same(roots, pairings, organizations)
+    assert len(set(done)) >= 12
+
+
+def test_each_write_renews_the_stamp_of_its_county_only():
+    w = make_region()
+    first, second = w.counties
+    pairing = w.pairings[0]  # in the first county
+
+    def renewed(write):
+        before = stamps.read()
+        with transaction.atomic():
+            write()
+        after = stamps.read()
+        return {key for key in after if after[key] != before.get(key)}
+
+    first_only = {first.pk}
+    day = datetime.date(2025, 3, 5)
+    assert renewed(lambda: make_submitted_activity(pairing, "activity_day", day)) == first_only
+    activity = Activity.objects.get(pairing=pairing)
+    assert (
+        renewed(
+            lambda: Participation.objects.create(activity=activity, member=w.members[pairing.pk][0])
+        )
+        == first_only
+    )
+    assert renewed(lambda: make_commitment(pairing)) == first_only
+    inspection = make_inspection(pairing)
+    assert renewed(lambda: make_rectification(inspection)) == first_only
+    assert renewed(lambda: make_member(pairing.helper)) == first_only
+    assert (
+        renewed(
+            lambda: PairingSuspension.objects.create(pairing=pairing, start_date=day, reason="换届")
+        )
+        == first_only
+    )
+    # A pairing moved to the other county's branches renews both.
+    other = w.pairings[2]
+    pairing.helped = other.helped
+    assert renewed(pairing.save) == {first.pk, second.pk}
+    # Organizations, regimes and metrics change every county: the installation's stamp.
+    assert renewed(lambda: Organization.objects.filter(pk=first.pk).update(name="改名")) == {0}
+    regime = Regime.objects.get(code="joint_meeting")
+    assert renewed(lambda: RegimeCadence.objects.filter(regime=regime).update(required=2)) == {0}
+    # A write rolled back renews nothing.
+    before = stamps.read()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        make_submitted_activity(w.pairings[2], "activity_day", day)
+        raise RuntimeError
+    assert stamps.read() == before
+
+
+def test_a_rule_change_is_not_hidden_by_the_cached_parts():
+    w = make_region()
+    for pairing in w.pairings:
+        make_submitted_activity(pairing, "joint_meeting", datetime.date(2025, 2, 10))
+    roots, pairings = (w.region.path,), access.pairings_under(w.region)
+    assert_same(roots, pairings)
+    RegimeCadence.objects.filter(regime__code="joint_meeting").update(required=2)
+    assert_same(roots, pairings)
+
+
+def test_a_pairing_of_two_counties_in_the_scope_is_counted_once_by_the_live_path():
+    w = make_region()
+    make_pairing(w.pairings[0].helper, w.pairings[2].helped)  # first county helps the second
+    pairings = access.pairings_under(w.region)
+    start, end = RANGES[0]
+    got = parts.compute((w.region.path,), pairings, start, end, today=TODAY)
+    live = figures.compute(pairings, start, end, today=TODAY)
+    assert got.plan is None
+    assert (got.pairings, got.members) == (live.pairings, live.members) == (5, 12)
+    # One county alone still adds up from its part: the pairing counts there once.
+    county = w.counties[0]
+    one = access.pairings_under(county)
+    assert_same((county.path,), one)
+
+
+def test_a_scope_inside_a_county_or_with_branches_outside_counties_is_computed_live():
+    w = make_region()
+    township = Organization.objects.get(path=w.pairings[0].helped.path[:-4])
+    assert parts.plan((township.path,)) is None
+    assert parts.plan((w.region.path,)) is not None
+    make_pairing(make_branch(w.region), make_branch(w.region, sector="rural"))
+    assert parts.plan((w.region.path,)) is None  # a branch right under the city
+    assert parts.plan((w.counties[0].path,)) is not None
+
+
+def test_the_region_dashboard_shows_the_same_page_from_the_parts(client, monkeypatch):
+    w = make_region()
+    rng = random.Random(7)
+    writer = RandomWriter(rng, w)
+    for _ in range(30):
+        writer.create()
+    client.force_login(w.staff)
+    url = reverse("home")
+    cached_page = client.get(url, {"period": "custom", "start": "2025-01-01", "end": "2025-12-31"})
+    assert cached_page.context["dashboard"]["figures"].plan is not None
+    monkeypatch.setattr(parts, "plan", lambda roots: None)
+    live_page = client.get(url, {"period": "custom", "start": "2025-01-01", "end": "2025-12-31"})
+    assert live_page.context["dashboard"]["figures"].plan is None
+
+    def text(page):  # the CSRF token is masked afresh on every page
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page.content.decode())
+
+    assert "活动" in text(cached_page)
+    assert text(cached_page) == text(live_page)
