@@ -15,7 +15,11 @@ no branch under a root outside a county, and no pairing of two counties both in 
 figures entered per organization (a province's own) and the short lists the dashboard names.
 """
 
+import functools
+import hashlib
+import sys
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import caches
@@ -26,8 +30,20 @@ from pairings import access
 from pairings.models import Organization, Pairing
 from reports import figures, stamps
 
-VERSION = 1  # of the parts' shape: change it when Figures, Rollup or PairingFacts change
 CACHE = "parts"
+
+
+@functools.cache
+def version():
+    """A digest of the code that computes the parts: a deploy that changes it reads none of the
+    parts an earlier version left in a shared cache."""
+    from activities import summaries
+    from reports import situation
+
+    digest = hashlib.sha256()
+    for module in (compliance, summaries, figures, situation, sys.modules[__name__]):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,7 @@ class Layout:
 
     counties: tuple  # ((id, path), …)
     strays: tuple  # paths of the branches under no county
+    nested: bool  # a county under a county: its branches would count in both, so no parts
 
 
 @dataclass(frozen=True)
@@ -48,7 +65,7 @@ class Plan:
     def key(self, kind, county, token, start, end, today):
         grace = settings.COBUILD["GRACE_DAYS"]
         return (
-            f"cobuild:part:{VERSION}:{kind}:{self.installation}:{county}:{token}:"
+            f"cobuild:part:{version()}:{kind}:{self.installation}:{county}:{token}:"
             f"{start}:{end}:{today}:{grace}"
         )
 
@@ -63,7 +80,7 @@ class Part:
 
 def _layout(token):
     cache = caches[CACHE]
-    key = f"cobuild:layout:{VERSION}:{token}"
+    key = f"cobuild:layout:{version()}:{token}"
     layout = cache.get(key)
     if layout is None:
         kinds = [Organization.Kind.COUNTY, *Organization.BRANCH_KINDS]
@@ -77,10 +94,9 @@ def _layout(token):
         def in_county(path):
             return any(path[:n] in paths and len(path) > n for n in lengths)
 
-        nested = any(in_county(path) for path in paths)  # a county in a county: no parts
         branches = [path for _, path, kind in rows if kind != Organization.Kind.COUNTY]
-        strays = ("",) if nested else tuple(p for p in branches if not in_county(p))
-        layout = Layout(counties, strays)
+        strays = tuple(path for path in branches if not in_county(path))
+        layout = Layout(counties, strays, nested=any(in_county(path) for path in paths))
         cache.set(key, layout)
     return layout
 
@@ -95,6 +111,8 @@ def plan(roots):
     if installation is None:
         return None
     layout = _layout(installation)
+    if layout.nested:
+        return None
     chosen = {}
     for root in roots:
         under = [(pk, path) for pk, path in layout.counties if path.startswith(root)]

@@ -9,7 +9,15 @@ from django.core.management import CommandError, call_command
 
 from tests.factories import make_submitted_activity, make_two_pairing_county
 
-PAGES = ["trivial", "dashboard", "compliance_matrix", "activity_list", "secretary_home"]
+PAGES = [
+    "trivial",
+    "dashboard",
+    "dashboard_cold",
+    "compliance_matrix",
+    "activity_list",
+    "secretary_home",
+]
+REPORT = ["report_draft", "report_draft_cold", "docx_export"]
 
 
 def run(*args):
@@ -23,23 +31,21 @@ def test_every_page_and_the_report_get_a_line_with_their_figures(tmp_path):
     w = make_two_pairing_county()
     make_submitted_activity(w.pairing_a, "activity_day", datetime.date.today())
     rows = run()
-    assert [r["figure"] for r in rows] == ["data", *PAGES, "report_draft", "docx_export"]
+    assert [r["figure"] for r in rows] == ["data", *PAGES, *REPORT]
     assert rows[0]["pairings"] == 2
     for row in rows[1:]:
         assert row["median_ms"] > 0 and row["p95_ms"] >= row["median_ms"]
     for row in rows[2:]:
         assert row["ratio_to_trivial"] > 0 and isinstance(row["meets_goal"], bool)
-    assert all(row["queries"] > 0 for row in rows[1:6])
+    assert all(row["queries"] > 0 for row in rows[1:7])
 
     baseline = tmp_path / "county.jsonl"
     baseline.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     city = run("--scale", "city", "--baseline", str(baseline))
     assert city[0]["scale"] == "city"
-    assert all("meets_goal" not in r for r in city[1:8])  # the city goal is growth
+    assert all("meets_goal" not in r for r in city[1:10])  # the city goal is growth
     growth = [r for r in city if r["figure"].startswith("growth_")]
-    assert [r["figure"] for r in growth] == [
-        f"growth_{name}" for name in [*PAGES, "report_draft", "docx_export"]
-    ]
+    assert [r["figure"] for r in growth] == [f"growth_{name}" for name in [*PAGES, *REPORT]]
     for row in growth:
         assert row["meets_goal"] == (row["growth"] <= 2)
 
@@ -51,11 +57,11 @@ def test_at_province_scale_the_goal_is_the_dashboard_under_a_second_on_postgresq
     w = make_two_pairing_county()
     make_submitted_activity(w.pairing_a, "activity_day", datetime.date.today())
     rows = {r["figure"]: r for r in run("--scale", "province")}
-    assert [name for name, r in rows.items() if "meets_goal" in r] == ["dashboard"]
+    judged = ["dashboard", "dashboard_cold"]
+    assert [name for name, r in rows.items() if "meets_goal" in r] == judged
     on_postgresql = connection.vendor == "postgresql"
-    assert rows["dashboard"]["meets_goal"] == (
-        on_postgresql and rows["dashboard"]["median_ms"] < 1000
-    )
+    for name in judged:
+        assert rows[name]["meets_goal"] == (on_postgresql and rows[name]["median_ms"] < 1000)
 
 
 @pytest.mark.django_db

@@ -305,6 +305,8 @@ def test_a_scope_inside_a_county_or_with_branches_outside_counties_is_computed_l
     make_pairing(make_branch(w.region), make_branch(w.region, sector="rural"))
     assert parts.plan((w.region.path,)) is None  # a branch right under the city
     assert parts.plan((w.counties[0].path,)) is not None
+    make_org(w.counties[0], kind="county", sector="other")  # a county inside a county
+    assert parts.plan((w.counties[1].path,)) is None
 
 
 def test_the_region_dashboard_shows_the_same_page_from_the_parts(client, monkeypatch):

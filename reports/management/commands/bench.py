@@ -7,6 +7,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import caches
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.test import Client
@@ -18,7 +19,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from activities.models import Activity
 from pairings import access
 from pairings.models import Assignment, Organization, Pairing
-from reports import situation
+from reports import parts, situation
 
 GOAL_MS = 150  # every page at county scale (issue 8)
 GOAL_RATIO = 5  # … and within 5 × the trivial page
@@ -74,6 +75,8 @@ class Command(BaseCommand):
             pages = [
                 ("trivial", staff, reverse("notifications"), {}),
                 ("dashboard", staff, reverse("home"), year),
+                # Every county's part computed afresh: the first request of a day.
+                ("dashboard_cold", staff, reverse("home"), year),
                 ("compliance_matrix", staff, reverse("compliance_matrix"), year),
                 ("activity_list", staff, reverse("activities:list"), {}),
                 ("secretary_home", secretary, reverse("home"), {}),
@@ -95,7 +98,7 @@ class Command(BaseCommand):
                 figure["meets_goal"] = (
                     figure["median_ms"] < GOAL_MS and figure["ratio_to_trivial"] < GOAL_RATIO
                 )
-            elif scale == "province" and figure["figure"] == "dashboard":
+            elif scale == "province" and figure["figure"] in ("dashboard", "dashboard_cold"):
                 figure["goal"] = f"< {GOAL_PROVINCE_DASHBOARD_MS} ms on PostgreSQL"
                 figure["meets_goal"] = (
                     figure["median_ms"] < GOAL_PROVINCE_DASHBOARD_MS
@@ -137,9 +140,13 @@ class Command(BaseCommand):
         self.get(client, url, params)  # warm-up: templates, URL resolver, connection
         timings = []
         for _ in range(runs):
+            if name.endswith("_cold"):
+                caches[parts.CACHE].clear()
             started = time.perf_counter()
             self.get(client, url, params)
             timings.append((time.perf_counter() - started) * 1000)
+        if name.endswith("_cold"):
+            caches[parts.CACHE].clear()
         with CaptureQueriesContext(connection) as captured:
             self.get(client, url, params)
         return {
@@ -155,7 +162,12 @@ class Command(BaseCommand):
         """The scope's situation report for this year: the draft, then the .docx."""
         today = timezone.localdate()
         start = today.replace(month=1, day=1)
-        draft_ms, docx_ms = [], []
+        draft_ms, docx_ms, cold_ms = [], [], []
+        for _ in range(runs):
+            caches[parts.CACHE].clear()
+            started = time.perf_counter()
+            situation.draft(scope, start, today, today=today)
+            cold_ms.append((time.perf_counter() - started) * 1000)
         for _ in range(runs):
             started = time.perf_counter()
             drafted = situation.draft(scope, start, today, today=today)
@@ -165,7 +177,11 @@ class Command(BaseCommand):
             docx_ms.append((time.perf_counter() - middle) * 1000)
         return [
             {"figure": name, "database": connection.vendor, "runs": runs, **summary(timings)}
-            for name, timings in (("report_draft", draft_ms), ("docx_export", docx_ms))
+            for name, timings in (
+                ("report_draft", draft_ms),
+                ("report_draft_cold", cold_ms),
+                ("docx_export", docx_ms),
+            )
         ]
 
     def growth(self, figures, path):
