@@ -7,6 +7,7 @@ the periods before keep the cadence they had.
 
 import datetime
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
@@ -451,9 +452,9 @@ GROUP BY p.id, p.code, h.path, v.path, per.regime_id
 """
 
 
-@dataclass(frozen=True, slots=True)
-class PairingRow:
-    """A pairing's due periods in a roll-up, with what the roll-ups by organization need."""
+class PairingRow(NamedTuple):
+    """A pairing's due periods in a roll-up, with what the roll-ups by organization need (a
+    tuple: a province's 30,000 come out of the cache in a third of a dataclass's time)."""
 
     pk: int
     code: str
@@ -523,6 +524,7 @@ class Rollup:
 def rollup(pairings, start, end, *, today=None, regimes=None):
     """Compliance of `pairings` (a queryset) from `start` to `end`, rolled up in one query
     (none when no period has ended). Equal to evaluate()'s roll-ups, which tests check."""
+    from django.core.exceptions import EmptyResultSet
     from django.db import connections, router
 
     from pairings.models import Pairing
@@ -542,7 +544,10 @@ def rollup(pairings, start, end, *, today=None, regimes=None):
     if not values:
         return result
     using = router.db_for_read(Pairing)
-    scope_sql, scope_params = pairings.values("pk").query.get_compiler(using).as_sql()
+    try:
+        scope_sql, scope_params = pairings.values("pk").query.get_compiler(using).as_sql()
+    except EmptyResultSet:  # an empty list of pairings: nothing is due
+        return result
     first = min(params[1::4])
     last = max(params[2::4])
     params += [*scope_params, first, last, *scope_params]

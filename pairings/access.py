@@ -289,6 +289,14 @@ def whole_subtrees(user):
     return None if scope.read_branches else scope.read_paths
 
 
+def pairing_ids_under(org):
+    """The ids of pairings_under(org), in one query that reads the subtree's organizations by
+    their path index instead of joining every pairing to both branches (a province's 30,000)."""
+    subtree = Organization.objects.filter(path__startswith=org.path).values("pk")
+    rows = Pairing.objects.alive().filter(Q(helper__in=subtree) | Q(helped__in=subtree))
+    return list(rows.values_list("pk", flat=True))
+
+
 def organizations_under_scope(user):
     """The organizations under the user's subtree roles (not partners, not a secretary's branch)."""
     return Organization.objects.alive().filter(_paths_q("", scope_of(user).read_paths))

@@ -52,6 +52,7 @@ class Layout:
 
     counties: tuple  # ((id, path), …)
     strays: tuple  # paths of the branches under no county
+    uppers: tuple  # ((id, path), …) of the other organizations under no county (a city, a province)
     nested: bool  # a county under a county: its branches would count in both, so no parts
 
 
@@ -61,6 +62,7 @@ class Plan:
 
     installation: str  # the installation's token
     counties: tuple  # ((id, path, token), …)
+    uppers: tuple = ()  # ids of the organizations in the scope above the counties
 
     def key(self, kind, county, token, start, end, today):
         grace = settings.COBUILD["GRACE_DAYS"]
@@ -76,6 +78,8 @@ class Part:
     rollup: compliance.Rollup
     pairings: list  # [(id, helper path, helped path, running, activities)]
     cross: frozenset  # pairings with a branch in another county
+    entered: dict  # {metric id: total} of the figures the county's organizations entered
+    overdue: tuple  # figures.overdue_by_pairing() of the county's pairings
 
 
 def _layout(token):
@@ -83,10 +87,7 @@ def _layout(token):
     key = f"cobuild:layout:{version()}:{token}"
     layout = cache.get(key)
     if layout is None:
-        kinds = [Organization.Kind.COUNTY, *Organization.BRANCH_KINDS]
-        rows = list(
-            Organization.objects.filter(kind__in=kinds).order_by().values_list("pk", "path", "kind")
-        )
+        rows = list(Organization.objects.order_by().values_list("pk", "path", "kind"))
         counties = tuple((pk, path) for pk, path, kind in rows if kind == Organization.Kind.COUNTY)
         paths = {path for _, path in counties}
         lengths = {len(path) for path in paths}
@@ -94,9 +95,17 @@ def _layout(token):
         def in_county(path):
             return any(path[:n] in paths and len(path) > n for n in lengths)
 
-        branches = [path for _, path, kind in rows if kind != Organization.Kind.COUNTY]
-        strays = tuple(path for path in branches if not in_county(path))
-        layout = Layout(counties, strays, nested=any(in_county(path) for path in paths))
+        outside = [(pk, path, kind) for pk, path, kind in rows if not in_county(path)]
+        layout = Layout(
+            counties,
+            strays=tuple(path for _, path, kind in outside if kind in Organization.BRANCH_KINDS),
+            uppers=tuple(
+                (pk, path)
+                for pk, path, kind in outside
+                if kind not in Organization.BRANCH_KINDS and path not in paths
+            ),
+            nested=any(in_county(path) for path in paths),
+        )
         cache.set(key, layout)
     return layout
 
@@ -121,7 +130,9 @@ def plan(roots):
         chosen.update(under)
     if any(pk not in tokens for pk in chosen):
         return None
-    return Plan(installation, tuple((pk, path, tokens[pk]) for pk, path in sorted(chosen.items())))
+    counties = tuple((pk, path, tokens[pk]) for pk, path in sorted(chosen.items()))
+    uppers = tuple(pk for pk, path in layout.uppers if any(path.startswith(r) for r in roots))
+    return Plan(installation, counties, uppers)
 
 
 def _fetch(plan, kind, start, end, today, compute):
@@ -141,17 +152,28 @@ def _fetch(plan, kind, start, end, today, compute):
     return {keys[key][0]: part for key, part in found.items()}
 
 
+def _pairings_of(pk, path):
+    """The county's pairings as a list of ids: every query of its part then reads a few hundred
+    pairings by their index, where a subquery of a province's pairings joined to their branches
+    made the planner scan the province's members or summaries for each county."""
+    return Pairing.objects.filter(pk__in=access.pairing_ids_under(Organization(pk=pk, path=path)))
+
+
 def _county_figures(start, end, today):
     def compute(pk, path):
         county = Organization(pk=pk, path=path)
-        pairings = access.pairings_under(county)
-        fig = figures.compute(pairings, start, end, today=today)
-        rollup = fig.rollup
+        fig = figures.compute(_pairings_of(pk, path), start, end, today=today)
         rows = figures.pairing_counts(fig)
-        cross = frozenset(
-            row[0] for row in rows if not (row[1].startswith(path) and row[2].startswith(path))
+        return Part(
+            replace(fig, scope=()),
+            fig.rollup,
+            rows,
+            cross=frozenset(
+                row[0] for row in rows if not (row[1].startswith(path) and row[2].startswith(path))
+            ),
+            entered=figures.period_figures(Organization.objects.alive().under(county), start, end),
+            overdue=fig.overdue,
         )
-        return Part(replace(fig, scope=()), rollup, rows, cross)
 
     return compute
 
@@ -171,13 +193,25 @@ def compute(roots, pairings, start, end, *, today, organizations=None):
         return figures.compute(pairings, start, end, today=today, organizations=organizations)
     fig = _add_up([part.figures for part in parts.values()], start, end)
     if organizations is not None:
-        entered = figures.period_figures(organizations, start, end)
+        # The counties' own (stocks and flows entered per organization), and live those of the
+        # organizations above them in the scope.
+        entered = [part.entered for part in parts.values()]
+        if found.uppers:
+            uppers = organizations.filter(pk__in=found.uppers)
+            entered.append(figures.period_figures(uppers, start, end))
         for outcome in fig.outcomes:
-            outcome.value += entered.get(outcome.metric.pk, 0)
+            outcome.value += sum(totals.get(outcome.metric.pk, 0) for totals in entered)
     fig.scope = (pairings, start, end, today)
     fig.plan = found
     fig.pairing_rows = [row for part in parts.values() for row in part.pairings]
     fig.__dict__["rollup"] = _add_rollups([part.rollup for part in parts.values()], start, end)
+    # A pairing lies in one county: the scope's first few are among the counties' first few.
+    fig.__dict__["overdue"] = tuple(
+        sorted(
+            (row for part in parts.values() for row in part.overdue[i]), key=lambda r: (-r[1], r[0])
+        )[: figures.OVERDUE_LIMIT]
+        for i in (0, 1)
+    )
     return fig
 
 
@@ -262,10 +296,7 @@ def facts(fig, compute_facts):
             today,
             county_figures,
         )[pk]
-        county = replace(
-            part.figures,
-            scope=(access.pairings_under(Organization(pk=pk, path=path)), start, end, today),
-        )
+        county = replace(part.figures, scope=(_pairings_of(pk, path), start, end, today))
         county.__dict__["rollup"] = part.rollup
         return compute_facts(county)
 

@@ -33,6 +33,11 @@ _BUMP_COUNTIES = """INSERT INTO reports_stamp (county, token)
 _BUMP_GLOBAL = """INSERT INTO reports_stamp (county, token) VALUES ({county}, {token})
     ON CONFLICT (county) DO UPDATE SET token = excluded.token"""
 
+# A county gets its stamp when it is made: a wide scope adds up only counties with a stamp.
+_STAMP_NEW_COUNTY = """INSERT INTO reports_stamp (county, token) SELECT NEW.id, {token}
+    WHERE NEW.kind = 'county'
+    ON CONFLICT (county) DO UPDATE SET token = excluded.token"""
+
 _PAIRING_BRANCHES = (
     "SELECT p.helper_id FROM pairings_pairing p WHERE p.id = {pairing} "
     "UNION SELECT p.helped_id FROM pairings_pairing p WHERE p.id = {pairing}"
@@ -52,6 +57,7 @@ TABLES = {
     "pairings_pairingsuspension": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
     "pairings_pairing": "{r}.helper_id, {r}.helped_id",
     "pairings_member": "{r}.branch_id",
+    "activities_periodfigure": "{r}.organization_id",
     "pairings_organization": None,
     "activities_regime": None,
     "activities_regimecadence": None,
@@ -69,6 +75,8 @@ def triggers(vendor):
         for event, rows in EVENTS.items():
             if orgs is None:
                 body = [_BUMP_GLOBAL.format(county=GLOBAL, token=token)]
+                if table == "pairings_organization" and "NEW" in rows:
+                    body.append(_STAMP_NEW_COUNTY.format(token=token))
             else:
                 body = [_BUMP_COUNTIES.format(token=token, orgs=orgs.format(r=r)) for r in rows]
             found.append((f"stamp_{table}_{event.lower()}", table, event, body))

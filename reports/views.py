@@ -6,6 +6,7 @@ activities.compliance, in a fixed number of queries whatever the data size.
 """
 
 import datetime
+import heapq
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -36,7 +37,6 @@ from reports.compliance_views import ComplianceFilter
 
 Role = Assignment.Role
 LIST_LIMIT = 10
-DASHBOARD_LIST_LIMIT = 5  # pairings listed under overdue rectifications and commitments
 TIMELINE_LIMIT = 20
 DASHBOARD_ROLES = {Role.COUNTY_STAFF, Role.SUPERVISOR, Role.VIEWER}
 UNFINISHED_COMMITMENTS = [Commitment.Status.PLANNED, Commitment.Status.IN_PROGRESS]
@@ -146,10 +146,11 @@ class AtRisk:
 def pairings_at_risk(rollup):
     """The pairings that missed the most due periods (then the lowest rate), as (pairing id,
     AtRisk without its pairing) rows, and how many pairings missed any."""
-    missed = [row for row in rollup.pairing_rows if row.missed]
-    missed.sort(key=lambda r: (-r.missed, r.met / r.due, r.code))
+    missed = [row for row in rollup.pairing_rows if row.due > row.met]
     rows = []
-    for row in missed[:LIST_LIMIT]:
+    for row in heapq.nsmallest(
+        LIST_LIMIT, missed, key=lambda r: (r.met - r.due, r.met / r.due, r.code)
+    ):
         by_regime = [
             (regime, rollup.missed_by_regime[(row.pk, regime.pk)])
             for regime in rollup.regimes
@@ -226,31 +227,7 @@ def dashboard(form):
     ]
 
     at_risk, at_risk_total = pairings_at_risk(rollup)
-    pairing_ids = pairings.values("pk")
-    overdue_commitments = (
-        Commitment.objects.alive()
-        .filter(pairing__in=pairing_ids, status__in=UNFINISHED_COMMITMENTS, due_date__lt=today)
-        .values_list("pairing_id")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "pairing_id")[:DASHBOARD_LIST_LIMIT]
-    )
-    overdue_rectifications = (
-        Rectification.objects.alive()
-        .filter(
-            inspection__pairing__in=pairing_ids,
-            inspection__deleted_at__isnull=True,
-            status__in=UNFINISHED_RECTIFICATIONS,
-            due_date__lt=today,
-        )
-        .values_list("inspection__pairing_id")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "inspection__pairing_id")[:DASHBOARD_LIST_LIMIT]
-    )
-    # The few pairings these lists name, in one query.
-    overdue_commitments, overdue_rectifications = (
-        list(overdue_commitments),
-        list(overdue_rectifications),
-    )
+    overdue_commitments, overdue_rectifications = fig.overdue
     named = {pk for pk, _ in at_risk} | {pk for pk, _ in overdue_commitments}
     named |= {pk for pk, _ in overdue_rectifications}
     loaded = {p.pk: p for p in pairings.select_related("helper", "helped").filter(pk__in=named)}
