@@ -82,7 +82,13 @@ def make_region(counties=2):
 
 
 def assert_same(roots, pairings, organizations=None):
-    """The parts' figures (from the cache where it holds them) equal the live ones."""
+    """The parts' figures (from the cache where it holds them, computed where not, however many
+    are missing) equal the live ones."""
+    with parts.filling():
+        _assert_same(roots, pairings, organizations)
+
+
+def _assert_same(roots, pairings, organizations):
     for start, end in RANGES:
         live = figures.compute(pairings, start, end, today=TODAY, organizations=organizations)
         got = parts.compute(roots, pairings, start, end, today=TODAY, organizations=organizations)
@@ -346,7 +352,10 @@ def test_the_region_dashboard_shows_the_same_page_from_the_parts(client, monkeyp
         writer.create()
     client.force_login(w.staff)
     url = reverse("home")
-    cached_page = client.get(url, {"period": "custom", "start": "2025-01-01", "end": "2025-12-31"})
+    with parts.filling():
+        cached_page = client.get(
+            url, {"period": "custom", "start": "2025-01-01", "end": "2025-12-31"}
+        )
     assert cached_page.context["dashboard"]["figures"].plan is not None
     monkeypatch.setattr(parts, "plan", lambda roots: None)
     live_page = client.get(url, {"period": "custom", "start": "2025-01-01", "end": "2025-12-31"})
@@ -367,7 +376,7 @@ WARM_DASHBOARD_QUERIES = 19
 
 
 def test_a_dashboard_with_its_parts_in_the_cache_reads_no_summary(client):
-    w = make_region()
+    w = make_region(counties=3)
     writer = RandomWriter(random.Random(3), w)
     for _ in range(10):
         writer.create()
@@ -377,7 +386,7 @@ def test_a_dashboard_with_its_parts_in_the_cache_reads_no_summary(client):
     def reading_summaries(queries):
         return [q for q in queries.captured_queries if "activities_activitysummary" in q["sql"]]
 
-    with CaptureQueriesContext(connection) as cold:  # computes and keeps the counties' parts
+    with CaptureQueriesContext(connection) as cold, parts.filling():  # computes and keeps them
         client.get(url)
     with CaptureQueriesContext(connection) as warm:
         assert client.get(url).status_code == 200
@@ -389,7 +398,33 @@ def test_a_dashboard_with_its_parts_in_the_cache_reads_no_summary(client):
     make_submitted_activity(w.pairings[0], "activity_day", datetime.date(2025, 6, 1))
     with CaptureQueriesContext(connection) as after_write:
         client.get(url)
-    assert len(reading_summaries(cold)) == 2 * len(reading_summaries(after_write)) > 0
+    assert len(reading_summaries(cold)) == 3 * len(reading_summaries(after_write)) > 0
+
+
+def test_with_most_parts_missing_a_wide_scope_is_computed_live_and_the_cache_left_alone():
+    w = make_region(counties=3)
+    roots, pairings = (w.region.path,), access.pairings_under(w.region)
+    start, end = RANGES[0]
+
+    def compute():
+        return parts.compute(roots, pairings, start, end, today=TODAY)
+
+    assert compute().plan is None  # nothing in the cache: live, like before the parts
+    assert compute().plan is None  # and nothing was kept
+    county = w.counties[0]
+    county_figures = parts.compute(
+        (county.path,), access.pairings_under(county), start, end, today=TODAY
+    )
+    assert county_figures.plan is not None  # a county's own page keeps its part
+    assert compute().plan is None  # 2 of 3 missing
+    parts.compute(
+        (w.counties[1].path,), access.pairings_under(w.counties[1]), start, end, today=TODAY
+    )
+    assert compute().plan is not None  # 1 of 3 missing: computed and kept
+    make_submitted_activity(w.pairings[0], "activity_day", datetime.date(2025, 6, 1))
+    make_submitted_activity(w.pairings[2], "activity_day", datetime.date(2025, 6, 1))
+    assert compute().plan is None  # two counties written in since
+    assert_same(roots, pairings)
 
 
 def test_warm_parts_computes_the_day_s_parts_before_the_first_request(client):

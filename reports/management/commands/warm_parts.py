@@ -29,14 +29,15 @@ class Command(BaseCommand):
             if plan is None:
                 self.stdout.write(f"{root.name}：不是整县的范围，首页现算，无需预先计算。")
                 continue
-            parts.compute(
-                (root.path,),
-                access.pairings_under(root),
-                *year,
-                today=today,
-                organizations=Organization.objects.alive().under(root),
-            )
-            situation.draft(root, year[0], today, today=today)
+            with parts.filling():
+                parts.compute(
+                    (root.path,),
+                    access.pairings_under(root),
+                    *year,
+                    today=today,
+                    organizations=Organization.objects.alive().under(root),
+                )
+                situation.draft(root, year[0], today, today=today)
             self.stdout.write(f"{root.name}：{len(plan.counties)} 个县的数字已算好。")
         self.stdout.write(
             f"用时 {time.perf_counter() - started:.1f} 秒（缓存：{cache.__class__.__name__}）。"
