@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import router
 
-from activities import compliance
+from activities import compliance, summaries
 from pairings import access
 from pairings.models import Organization, Pairing
 from reports import figures, stamps
@@ -39,11 +39,13 @@ CACHE = "parts"
 def version():
     """A digest of the code that computes the parts: a deploy that changes it reads none of the
     parts an earlier version left in a shared cache."""
-    from activities import summaries
+    from activities import models as activity_models
+    from pairings import models as pairing_models
     from reports import situation
 
     digest = hashlib.sha256()
-    for module in (compliance, summaries, figures, situation, sys.modules[__name__]):
+    modules = [compliance, summaries, activity_models, access, pairing_models, figures, stamps]
+    for module in [*modules, situation, sys.modules[__name__]]:
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:12]
 
@@ -80,6 +82,7 @@ class Part:
     rollup: compliance.Rollup
     pairings: list  # [(id, helper path, helped path, running, activities)]
     cross: frozenset  # pairings with a branch in another county
+    outside: frozenset  # paths of its running pairings' branches that lie outside the county
     entered: dict  # {metric id: total} of the figures the county's organizations entered
     overdue: tuple  # figures.overdue_by_pairing() of the county's pairings
 
@@ -204,6 +207,13 @@ def _county_figures(start, end, today):
             cross=frozenset(
                 row[0] for row in rows if not (row[1].startswith(path) and row[2].startswith(path))
             ),
+            outside=frozenset(
+                branch
+                for _, *paths, running, _ in rows
+                if running
+                for branch in paths
+                if not branch.startswith(path)
+            ),
             entered=figures.period_figures(Organization.objects.alive().under(county), start, end),
             overdue=fig.overdue,
         )
@@ -220,8 +230,11 @@ def compute(roots, pairings, start, end, *, today, organizations=None):
     if found is not None:
         parts = _fetch(found, "figures", start, end, today, _county_figures(start, end, today))
     if parts:
+        # A pairing of two counties in the scope, or a branch outside them paired in two: its
+        # members would count in both parts.
         crossing = [pk for part in parts.values() for pk in part.cross]
-        if len(crossing) != len(set(crossing)):  # a pairing of two counties in the scope
+        shared = [path for part in parts.values() for path in part.outside]
+        if len(crossing) != len(set(crossing)) or len(shared) != len(set(shared)):
             parts = None
     if not parts:
         return figures.compute(pairings, start, end, today=today, organizations=organizations)
@@ -292,6 +305,11 @@ def _add_up(parts, start, end):
             for column in zip(*(part.outcomes for part in parts), strict=True)
         ],
         extra={},
+        # Each part's own (widened when it was computed); () when they differ, and a reader of
+        # the whole scope widens afresh (facts()).
+        counted_range=first.counted_range
+        if all(part.counted_range == first.counted_range for part in parts)
+        else (),
     )
 
 
@@ -336,7 +354,7 @@ def facts(fig, compute_facts):
 
     found_facts = _fetch(found, "facts", start, end, today, compute)
     if found_facts is None:  # too many missing: the facts of the whole scope, live
-        live = replace(fig, plan=None)
+        live = replace(fig, plan=None, counted_range=summaries.whole_months(start, end))
         live.__dict__["rollup"] = fig.rollup
         return compute_facts(live)
     merged = {}

@@ -219,7 +219,9 @@ def pairing_facts(figures):
         for pk, missed in rollup.missed(meeting).items():
             if pk in facts:
                 facts[pk].missed_meetings += missed
-    return facts
+    # In code order as Python compares (the parts of a wide scope are put together so; the
+    # database's collation may order codes otherwise).
+    return dict(sorted(facts.items(), key=lambda item: item[1].code))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,12 +43,25 @@ _PAIRING_BRANCHES = (
     "UNION SELECT p.helped_id FROM pairings_pairing p WHERE p.id = {pairing}"
 )
 
+# A branch and its partners: a county's part counts the members of both branches of its
+# pairings, so a member's write changes the counties of every pairing of the member's branch.
+_BRANCH_AND_PARTNERS = (
+    "SELECT {branch} UNION SELECT p.helped_id FROM pairings_pairing p WHERE p.helper_id = {branch} "
+    "UNION SELECT p.helper_id FROM pairings_pairing p WHERE p.helped_id = {branch}"
+)
+
 # table → the organization ids (SQL, `{r}` the row) whose counties a write to a row changes;
 # None for the tables that change every county.
 TABLES = {
     "activities_activitysummary": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
     "activities_outcomesummary": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
-    "activities_participantyear": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
+    # A member's months count where the member is now (their branch and its partners), whatever
+    # the pairing they took part in.
+    "activities_participantyear": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id")
+    + " UNION "
+    + _BRANCH_AND_PARTNERS.format(
+        branch="(SELECT m.branch_id FROM pairings_member m WHERE m.id = {r}.member_id)"
+    ),
     "activities_commitment": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
     "activities_inspection": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
     "activities_rectification": _PAIRING_BRANCHES.format(
@@ -56,7 +69,7 @@ TABLES = {
     ),
     "pairings_pairingsuspension": _PAIRING_BRANCHES.format(pairing="{r}.pairing_id"),
     "pairings_pairing": "{r}.helper_id, {r}.helped_id",
-    "pairings_member": "{r}.branch_id",
+    "pairings_member": _BRANCH_AND_PARTNERS.format(branch="{r}.branch_id"),
     "activities_periodfigure": "{r}.organization_id",
     "pairings_organization": None,
     "activities_regime": None,

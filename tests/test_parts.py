@@ -446,3 +446,74 @@ def test_a_county_without_pairings_adds_nothing():
     pairings = access.pairings_under(w.region)
     assert_same((w.region.path,), pairings)
     assert_same((empty.path,), access.pairings_under(empty))
+
+
+def province_with_a_department():
+    """A province's own department branch (under no county) helping a village in each of a
+    city's two counties: the city sees it as a partner outside its counties."""
+    province = Organization.objects.add_root(
+        {"code": "P1", "name": "中共青山省委", "kind": "committee", "sector": "other"}
+    )
+    organs = make_org(province, kind="working_committee", sector="organ", name="省直机关工委")
+    department = make_branch(organs, name="省厅党支部")
+    make_member(department)
+    city = make_org(province, kind="committee", sector="other", name="中共青山市委")
+    counties = []
+    for n in range(2):
+        county = make_org(city, kind="county", sector="other", name=f"第{n + 1}县委")
+        village = make_branch(make_org(county, kind="committee", sector="rural"), sector="rural")
+        make_member(village)
+        make_pairing(department, village)
+        counties.append(county)
+    return city, department, counties
+
+
+def test_a_partner_outside_the_counties_paired_in_two_of_them_is_counted_once():
+    city, _, _ = province_with_a_department()
+    pairings = access.pairings_under(city)
+    start, end = RANGES[0]
+    with parts.filling():
+        got = parts.compute((city.path,), pairings, start, end, today=TODAY)
+    live = figures.compute(pairings, start, end, today=TODAY)
+    assert got.plan is None  # the department's members would count in both counties' parts
+    assert (got.organ_branches, got.members) == (live.organ_branches, live.members) == (1, 3)
+
+
+def test_a_member_of_a_partner_branch_renews_the_counties_it_is_paired_in():
+    _, department, counties = province_with_a_department()
+    county = counties[0]
+    assert_same((county.path,), access.pairings_under(county))  # the county's part is kept
+    before = stamps.read()
+    make_member(department)  # under no county, paired in both
+    after = stamps.read()
+    assert {key for key in after if after[key] != before.get(key)} == {c.pk for c in counties}
+    assert_same((county.path,), access.pairings_under(county))
+
+
+def test_a_member_who_moved_counts_where_they_are_now():
+    w = make_region()
+    pairing = w.pairings[0]  # in the first county
+    member = w.members[pairing.pk][1]
+    activity = make_submitted_activity(pairing, None, datetime.date(2026, 2, 3))
+    Participation.objects.create(activity=activity, member=member)
+    member.branch = w.pairings[2].helped  # a village of the second county
+    member.save()
+    county = w.counties[1]
+    roots, pairings = (county.path,), access.pairings_under(county)
+    assert_same(roots, pairings)
+    workflow.trash_activity(activity=activity, by=w.staff)  # written in the first county
+    assert_same(roots, pairings)
+
+
+def test_the_report_s_live_facts_read_the_range_as_it_is_now():
+    w = make_region(counties=3)
+    roots, pairings = (w.region.path,), access.pairings_under(w.region)
+    start, end = datetime.date(2025, 3, 10), datetime.date(2025, 12, 31)
+    make_submitted_activity(w.pairings[0], None, datetime.date(2025, 4, 2))
+    with parts.filling():  # every county's part, read from whole months (no activity before)
+        parts.compute(roots, pairings, start, end, today=TODAY)
+    make_submitted_activity(w.pairings[-1], None, datetime.date(2025, 3, 5))  # before the range
+    got = parts.compute(roots, pairings, start, end, today=TODAY)
+    assert got.plan is not None  # 1 of 3 parts missing
+    live = figures.compute(pairings, start, end, today=TODAY)
+    assert situation.pairing_facts(got) == situation.pairing_facts(live)  # facts: most missing
