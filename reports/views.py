@@ -40,7 +40,6 @@ LIST_LIMIT = 10
 TIMELINE_LIMIT = 20
 DASHBOARD_ROLES = {Role.COUNTY_STAFF, Role.SUPERVISOR, Role.VIEWER}
 UNFINISHED_COMMITMENTS = [Commitment.Status.PLANNED, Commitment.Status.IN_PROGRESS]
-UNFINISHED_RECTIFICATIONS = [Rectification.Status.OPEN, Rectification.Status.IN_PROGRESS]
 
 # The period presets of the dashboard: key → (label, the period holding a day).
 PERIODS = {
