@@ -196,10 +196,10 @@ def triggers(vendor):
     ]
 
 
-def install_sql(vendor):
-    """The statements that create the triggers."""
+def install_sql(vendor, found=None):
+    """The statements that create the triggers (`found`, by default the summaries')."""
     statements = []
-    for name, table, event, condition, body in triggers(vendor):
+    for name, table, event, condition, body in found or triggers(vendor):
         when = f"WHEN ({condition})" if condition else ""
         steps = ";\n".join(body)
         if vendor == "sqlite":
@@ -219,9 +219,9 @@ def install_sql(vendor):
     return statements
 
 
-def remove_sql(vendor):
+def remove_sql(vendor, found=None):
     statements = []
-    for name, table, *_ in triggers(vendor):
+    for name, table, *_ in found or triggers(vendor):
         if vendor == "sqlite":
             statements.append(f"DROP TRIGGER IF EXISTS {name}")
         else:

@@ -282,10 +282,13 @@ def pairings_under(org, pairings=None):
     )
 
 
-def whole_subtrees(user):
-    """The paths whose subtrees hold exactly the pairings the user reads, or None when the user
-    also reads a branch of their own (a secretary)."""
+def whole_subtrees(user, org=None):
+    """The paths whose subtrees hold exactly the pairings the user reads (under `org`, if
+    given), or None when they do not: the user also reads a branch of their own (a secretary),
+    or `org` lies outside the subtrees the user reads."""
     scope = scope_of(user)
+    if org is not None:
+        return (org.path,) if any(org.path.startswith(p) for p in scope.read_paths) else None
     return None if scope.read_branches else scope.read_paths
 
 

@@ -125,14 +125,7 @@ class ComplianceFilter(BoundedRange, forms.Form):
 
     def roots(self):
         """The paths whose whole subtrees hold `pairings()`, or None (reports.parts)."""
-        org = self.values["org"]
-        roots = access.whole_subtrees(self.user)
-        if org is not None:
-            within = any(
-                org.path.startswith(path) for path in access.scope_of(self.user).read_paths
-            )
-            return (org.path,) if within else None
-        return roots
+        return access.whole_subtrees(self.user, self.values["org"])
 
     def rollup_organizations(self):
         """The rows of the by-organization table: the level under the chosen scope."""

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 
 from django.db import connection
 
+from activities import summaries
+
 GLOBAL = 0
 
 TOKEN = {
@@ -81,7 +83,7 @@ EVENTS = {"INSERT": ["NEW"], "UPDATE": ["OLD", "NEW"], "DELETE": ["OLD"]}
 
 
 def triggers(vendor):
-    """[(name, table, event, [statements])] for this database."""
+    """[(name, table, event, None, [statements])] for this database, as summaries.triggers()."""
     token = TOKEN[vendor]
     found = []
     for table, orgs in TABLES.items():
@@ -92,39 +94,16 @@ def triggers(vendor):
                     body.append(_STAMP_NEW_COUNTY.format(token=token))
             else:
                 body = [_BUMP_COUNTIES.format(token=token, orgs=orgs.format(r=r)) for r in rows]
-            found.append((f"stamp_{table}_{event.lower()}", table, event, body))
+            found.append((f"stamp_{table}_{event.lower()}", table, event, None, body))
     return found
 
 
 def install_sql(vendor):
-    statements = []
-    for name, table, event, body in triggers(vendor):
-        steps = ";\n".join(body)
-        if vendor == "sqlite":
-            statements.append(
-                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW\nBEGIN\n{steps};\nEND"
-            )
-        else:
-            statements.append(
-                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-                f"BEGIN\n{steps};\nRETURN NULL;\nEND $$"
-            )
-            statements.append(
-                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW "
-                f"EXECUTE FUNCTION {name}()"
-            )
-    return statements
+    return summaries.install_sql(vendor, triggers(vendor))
 
 
 def remove_sql(vendor):
-    statements = []
-    for name, table, *_ in triggers(vendor):
-        if vendor == "sqlite":
-            statements.append(f"DROP TRIGGER IF EXISTS {name}")
-        else:
-            statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-            statements.append(f"DROP FUNCTION IF EXISTS {name}()")
-    return statements
+    return summaries.remove_sql(vendor, triggers(vendor))
 
 
 def renew_all_sql(vendor):
