@@ -340,24 +340,19 @@ def compliance_matrix(request):
                 )
             ],
         )
+    # Each cell links to its activities: the list filtered by pairing, regime and period (the
+    # query strings put together from parts encoded once, not one urlencode call per cell).
     activities_url = reverse("activities:list")
+    regime_query = urlencode({"regime": regime.code})
+    period_queries = [
+        urlencode({"date_from": p.start.isoformat(), "date_to": p.end.isoformat()}) for p in periods
+    ]
     rows = []
     for pairing in ordered:
         cells = []
-        for period in periods:
+        for period, period_query in zip(periods, period_queries, strict=True):
             cell = grid[pairing.pk][period]
-            link = (
-                activities_url
-                + "?"
-                + urlencode(
-                    {
-                        "pairing": pairing.pk,
-                        "regime": regime.code,
-                        "date_from": period.start.isoformat(),
-                        "date_to": period.end.isoformat(),
-                    }
-                )
-            )
+            link = f"{activities_url}?pairing={pairing.pk}&{regime_query}&{period_query}"
             cells.append(
                 (
                     cell,
