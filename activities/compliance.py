@@ -6,15 +6,19 @@ the periods before keep the cadence they had.
 """
 
 import datetime
-from dataclasses import dataclass
+import heapq
+from dataclasses import dataclass, replace
+from functools import cached_property
+from operator import attrgetter
 from typing import NamedTuple
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from activities.models import ActivitySummary, Cadence, Regime, RegimeCadence
 from activities.periods import Period
-from pairings.models import PairingSuspension
+from pairings.models import Organization, PairingSuspension
 
 MONTHS = {Cadence.MONTH: 1, Cadence.QUARTER: 3, Cadence.HALF: 6, Cadence.YEAR: 12}
 
@@ -262,7 +266,8 @@ def periods_between(rules, start, end):
 
 
 def evaluate(pairings, start, end, *, regime_codes=None, today=None, starts=None, regimes=None):
-    """Compliance of `pairings` (a queryset) from `start` to `end`, in four queries.
+    """Compliance of `pairings` from `start` to `end`, in four queries (three when `pairings` is
+    a list of pairings already read with their helper and helped, not a queryset).
 
     A period is due for a pairing active for the whole of it (not suspended) once it has ended;
     met when at least the required number of its regime's activities, submitted or confirmed,
@@ -274,9 +279,14 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None, starts=None
         for regime, rules in (regimes or regimes_with_rules(active_only=True))
         if regime_codes is None or regime.code in regime_codes
     ]
-    by_pk = {p.pk: p for p in pairings.select_related("helper", "helped").order_by("code")}
+    if isinstance(pairings, QuerySet):
+        by_pk = {p.pk: p for p in pairings.select_related("helper", "helped").order_by("code")}
+        ids = pairings.values("pk")
+    else:
+        by_pk = {p.pk: p for p in sorted(pairings, key=attrgetter("code"))}
+        ids = list(by_pk)
     suspensions = {}
-    for s in PairingSuspension.objects.filter(pairing__in=pairings.values("pk")):
+    for s in PairingSuspension.objects.filter(pairing__in=ids):
         suspensions.setdefault(s.pairing_id, []).append(s)
     starts = starts or {}  # a later start for some regimes (regime id → date)
     plan = {
@@ -299,7 +309,7 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None, starts=None
         }
         rows = (
             ActivitySummary.objects.filter(
-                pairing__in=pairings.values("pk"),
+                pairing__in=ids,
                 regime__in=[r.pk for r, _ in regimes],
                 month__range=(first, last),
             )
@@ -394,7 +404,8 @@ class RegimeStatus:
 
 
 def current_status(pairings, today):
-    """For each pairing and each required regime: this period and the last (four queries).
+    """For each pairing and each required regime: this period and the last (four queries; three
+    for a list of pairings, as evaluate()).
 
     Returns {pairing_id: [RegimeStatus, …]} in regime order.
     """
@@ -469,17 +480,114 @@ class PairingRow(NamedTuple):
         return self.due - self.met
 
 
+AT_RISK_LIMIT = 10  # the pairings a roll-up names as missing most (the dashboard's list)
+
+
+def counted_under(helper_path, helped_path, county_path=None):
+    """The paths of the organizations a pairing counts under in the roll-ups by organization:
+    every one that holds either branch, the branches themselves included, once. For a county's
+    lean part (`county_path`), a branch itself only when it lies right under the county: the
+    rows of a table by organization are the committees under a scope, or its branches when it
+    has no committee, and a part serves only scopes of whole counties."""
+    step = Organization.steplen
+    branches = (helper_path, helped_path)
+    paths = {p[:n] for p in branches for n in range(step, len(p) + 1, step)}
+    if county_path is not None:
+        under = len(county_path) + step
+        paths -= {p for p in branches if not (len(p) == under and p.startswith(county_path))}
+    return paths
+
+
+def add_tallies(tallies, paths, values):
+    """Add `values` (a tuple of numbers) to `tallies[path]` for each of `paths`."""
+    for path in paths:
+        tally = tallies.get(path)
+        tallies[path] = (
+            values if tally is None else tuple(a + b for a, b in zip(tally, values, strict=True))
+        )
+
+
 @dataclass
 class Rollup:
-    """Compliance of some pairings over a date range, rolled up in SQL (see CELLS_SQL)."""
+    """Compliance of some pairings over a date range, rolled up in SQL (see CELLS_SQL).
+
+    A county's part in the cache (reports.parts) keeps it `lean()`: the sums by organization
+    and the pairings that missed most, not a row for each pairing.
+    """
 
     start: datetime.date
     end: datetime.date
     regimes: list  # the regimes with a cadence, in order
     cadenced: set  # of them, those with a required period in the range
     regime_rows: dict  # regime id → (due, met, on time)
-    pairing_rows: list  # [PairingRow] for every pairing with a due period
-    missed_by_regime: dict  # (pairing id, regime id) → missed periods, for pairings that missed
+    pairing_rows: list  # [PairingRow] for every pairing with a due period (None when lean)
+    missed_by_regime: dict  # (pairing id, regime id) → missed periods, of pairings that missed
+    # (None when lean)
+
+    @cached_property
+    def tallies(self):
+        """{organization path: (pairings, due, met, on time)} of the pairings each organization
+        holds a branch of (see counted_under)."""
+        tallies = {}
+        for row in self.pairing_rows:
+            paths = counted_under(row.helper_path, row.helped_path)
+            add_tallies(tallies, paths, (1, row.due, row.met, row.on_time))
+        return tallies
+
+    @cached_property
+    def at_risk(self):
+        """([(PairingRow, [(regime, missed periods)])], how many pairings missed any): the
+        AT_RISK_LIMIT pairings that missed the most due periods, then the lowest rate."""
+        missed = [row for row in self.pairing_rows if row.due > row.met]
+        rows = []
+        for row in heapq.nsmallest(AT_RISK_LIMIT, missed, key=_at_risk_order):
+            by_regime = [
+                (regime, self.missed_by_regime[(row.pk, regime.pk)])
+                for regime in self.regimes
+                if (row.pk, regime.pk) in self.missed_by_regime
+            ]
+            rows.append((row, by_regime))
+        return rows, len(missed)
+
+    def lean(self, county_path):
+        """A copy without the rows of each pairing: what a county's part keeps."""
+        lean = replace(self, pairing_rows=None, missed_by_regime=None)
+        tallies = {}
+        for row in self.pairing_rows:
+            paths = counted_under(row.helper_path, row.helped_path, county_path)
+            add_tallies(tallies, paths, (1, row.due, row.met, row.on_time))
+        lean.__dict__["tallies"] = tallies
+        lean.__dict__["at_risk"] = self.at_risk
+        return lean
+
+    @classmethod
+    def added_up(cls, rollups, start, end):
+        """One lean roll-up of the lean roll-ups of pairings apart (the counties' parts)."""
+        regime_rows, tallies = {}, {}
+        for rollup in rollups:
+            for regime_id, row in rollup.regime_rows.items():
+                add_tallies(regime_rows, [regime_id], row)
+            for path, tally in rollup.tallies.items():
+                add_tallies(tallies, [path], tally)
+        added = cls(
+            start,
+            end,
+            rollups[0].regimes,
+            set().union(*(r.cadenced for r in rollups)),
+            regime_rows,
+            None,
+            None,
+        )
+        added.__dict__["tallies"] = tallies
+        added.__dict__["at_risk"] = (
+            heapq.nsmallest(
+                AT_RISK_LIMIT,
+                (row for rollup in rollups for row in rollup.at_risk[0]),
+                key=lambda row: _at_risk_order(row[0]),
+            ),
+            sum(rollup.at_risk[1] for rollup in rollups),
+        )
+        return added
 
     def by_regime(self):
         """{regime: (met ÷ due, on time ÷ due)} for every regime, also those with nothing due."""
@@ -501,24 +609,19 @@ class Rollup:
     def by_organization(self, organizations):
         """{org: (met ÷ due, on time ÷ due)}: a pairing counts under each organization whose
         subtree holds either of its branches (once, if both)."""
-        tallies = {org.path: [0, 0, 0, 0] for org in organizations}  # pairings, due, met, on time
-        for length in {len(org.path) for org in organizations}:
-            for row in self.pairing_rows:
-                for prefix in {row.helper_path[:length], row.helped_path[:length]}:
-                    tally = tallies.get(prefix)
-                    if tally is not None:
-                        tally[0] += 1
-                        tally[1] += row.due
-                        tally[2] += row.met
-                        tally[3] += row.on_time
-        return {
-            org: (Ratio(t[2], t[1]), Ratio(t[3], t[1]))
-            for org, t in ((org, tallies[org.path]) for org in organizations)
-        }
+        rows = {}
+        for org in organizations:
+            _, due, met, on_time = self.tallies.get(org.path, (0, 0, 0, 0))
+            rows[org] = (Ratio(met, due), Ratio(on_time, due))
+        return rows
 
     def missed(self, regime):
         """{pairing id: periods of `regime` it missed}."""
         return {pk: n for (pk, r), n in self.missed_by_regime.items() if r == regime.pk}
+
+
+def _at_risk_order(row):
+    return (row.met - row.due, row.met / row.due, row.code)
 
 
 def rollup(pairings, start, end, *, today=None, regimes=None):

@@ -200,9 +200,7 @@ def pairing_detail(request, pk):
             "pairing": pairing,
             "can_write": access.can_write(user, pairing),
             "can_commit": access.can_commit(user, pairing),
-            "statuses": compliance.current_status(Pairing.objects.filter(pk=pairing.pk), today)[
-                pairing.pk
-            ],
+            "statuses": compliance.current_status([pairing], today)[pairing.pk],
             "recent": activities.order_by("-date", "-pk")[:5],
             "needs": access.readable(user, Need.objects.select_related("raised_by"))
             .filter(pairing=pairing)

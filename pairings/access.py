@@ -64,6 +64,7 @@ class Scope:
     write_paths: tuple
     read_branches: frozenset  # branch ids a secretary holds
     write_branches: frozenset
+    titles: tuple = ()  # (organization name, role label) of each assignment, for the greeting
 
     @property
     def is_empty(self):
@@ -77,11 +78,12 @@ def scope_of(user):
     cached = getattr(user, "_cobuild_scope", None)
     if cached is not None:
         return cached
-    rows = list(
-        Assignment.objects.filter(user=user, organization__deleted_at__isnull=True).values_list(
-            "role", "organization_id", "organization__path"
-        )
+    assigned = list(
+        Assignment.objects.filter(user=user, organization__deleted_at__isnull=True)
+        .order_by("pk")
+        .values_list("role", "organization_id", "organization__path", "organization__name")
     )
+    rows = [(role, org, path) for role, org, path, _ in assigned]
     roles = frozenset(role for role, _, _ in rows)
     scope = Scope(
         roles=roles,
@@ -91,6 +93,7 @@ def scope_of(user):
         ),
         read_branches=frozenset(org for role, org, _ in rows if role == Role.SECRETARY),
         write_branches=frozenset(org for role, org, _ in rows if role == Role.SECRETARY),
+        titles=tuple((name, Role(role).label) for role, _, _, name in assigned),
     )
     user._cobuild_scope = scope
     return scope

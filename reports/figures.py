@@ -57,7 +57,9 @@ class Figures:
     scope: tuple = ()  # (pairings, start, end, today): what compliance is computed over
     counted_range: tuple = ()  # the range the summaries read for the same counts (whole_months)
     plan: object = None  # reports.parts.Plan when added up from the counties' parts
-    pairing_rows: list = None  # pairing_counts(), when the parts carried them
+    # {organization path: (pairings, running, activities)} when added up from the counties'
+    # parts (counts_by_organization)
+    count_tallies: dict = None
 
     @cached_property
     def rollup(self):
@@ -234,24 +236,25 @@ def pairing_counts(figures):
     ]
 
 
+def count_tallies(rows, county_path=None):
+    """{organization path: (pairings, of them running, activities)} of pairing_counts() rows,
+    a pairing added under each organization compliance.counted_under() names."""
+    tallies = {}
+    for _, helper_path, helped_path, running, activities in rows:
+        paths = compliance.counted_under(helper_path, helped_path, county_path)
+        compliance.add_tallies(tallies, paths, (1, int(running), activities))
+    return tallies
+
+
 def counts_by_organization(figures, organizations):
     """{org: (pairings, of them running in the range, activities counted in it)} for each
     organization, over the pairings and range of `figures`, a pairing counting under the
-    organization of either branch (as compliance rolls up); each pairing is added under the
-    prefixes of its paths.
+    organization of either branch (as compliance rolls up).
     """
-    rows = figures.pairing_rows if figures.pairing_rows is not None else pairing_counts(figures)
-    tallies = {org.path: [0, 0, 0] for org in organizations}
-    lengths = {len(org.path) for org in organizations}
-    for _, helper_path, helped_path, running, activities in rows:
-        for length in lengths:
-            for prefix in {helper_path[:length], helped_path[:length]}:
-                tally = tallies.get(prefix)
-                if tally is not None:
-                    tally[0] += 1
-                    tally[1] += running
-                    tally[2] += activities
-    return {org: tuple(tallies[org.path]) for org in organizations}
+    tallies = figures.count_tallies
+    if tallies is None:
+        tallies = count_tallies(pairing_counts(figures))
+    return {org: tallies.get(org.path, (0, 0, 0)) for org in organizations}
 
 
 def period_figures(organizations, start, end):

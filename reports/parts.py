@@ -2,8 +2,9 @@
 
 A province's dashboard and report read every pairing's summaries: seconds of SQL for 100
 counties, though a county's figures change only when someone writes in that county. So each
-county's part (its Figures, compliance roll-up and pairing counts, or its pairings' facts for
-the report) is computed as for any scope and kept in the cache under the county's stamp
+county's part (its Figures, its compliance roll-up and pairing counts as sums by organization;
+for the report, its pairings' facts and the counts of its problems) is computed as for any scope
+and kept in the cache under the county's stamp
 (reports.stamps: a token the database renews in every transaction that writes anything the
 figures read). A wide scope reads the stamps, fetches the parts in one round trip, computes
 the parts that are missing (a county written in since, or the first request of the day) and adds
@@ -79,8 +80,8 @@ class Plan:
 @dataclass
 class Part:
     figures: figures.Figures  # without its scope (querysets stay out of the cache)
-    rollup: compliance.Rollup
-    pairings: list  # [(id, helper path, helped path, running, activities)]
+    rollup: compliance.Rollup  # lean: sums by organization, not a row for each pairing
+    tallies: dict  # figures.count_tallies() of its pairings
     cross: frozenset  # pairings with a branch in another county
     outside: frozenset  # paths of its running pairings' branches that lie outside the county
     entered: dict  # {metric id: total} of the figures the county's organizations entered
@@ -202,8 +203,8 @@ def _county_figures(start, end, today):
         rows = figures.pairing_counts(fig)
         return Part(
             replace(fig, scope=()),
-            fig.rollup,
-            rows,
+            fig.rollup.lean(path),
+            figures.count_tallies(rows, path),
             cross=frozenset(
                 row[0] for row in rows if not (row[1].startswith(path) and row[2].startswith(path))
             ),
@@ -250,8 +251,13 @@ def compute(roots, pairings, start, end, *, today, organizations=None):
             outcome.value += sum(totals.get(outcome.metric.pk, 0) for totals in entered)
     fig.scope = (pairings, start, end, today)
     fig.plan = found
-    fig.pairing_rows = [row for part in parts.values() for row in part.pairings]
-    fig.__dict__["rollup"] = _add_rollups([part.rollup for part in parts.values()], start, end)
+    fig.count_tallies = {}
+    for part in parts.values():
+        for path, tally in part.tallies.items():
+            compliance.add_tallies(fig.count_tallies, [path], tally)
+    fig.__dict__["rollup"] = compliance.Rollup.added_up(
+        [part.rollup for part in parts.values()], start, end
+    )
     # A pairing lies in one county: the scope's first few are among the counties' first few.
     fig.__dict__["overdue"] = tuple(
         sorted(
@@ -313,51 +319,52 @@ def _add_up(parts, start, end):
     )
 
 
-def _add_rollups(rollups, start, end):
-    first = rollups[0]
-    regime_rows = {}
-    for rollup in rollups:
-        for regime_id, row in rollup.regime_rows.items():
-            regime_rows[regime_id] = tuple(
-                a + b for a, b in zip(regime_rows.get(regime_id, (0, 0, 0)), row, strict=True)
-            )
-    return compliance.Rollup(
-        start,
-        end,
-        first.regimes,
-        set().union(*(r.cadenced for r in rollups)),
-        regime_rows,
-        [row for rollup in rollups for row in rollup.pairing_rows],
-        {key: n for rollup in rollups for key, n in rollup.missed_by_regime.items()},
-    )
-
-
-def facts(fig, compute_facts):
-    """{pairing id: PairingFacts} of a Figures made of parts, the counties' facts from the cache
-    or `compute_facts(county figures)` where missing."""
+def _county_facts(fig, compute_facts):
+    """compute(county id, path) of a county's facts, from its figures' part."""
     found = fig.plan
     _, start, end, today = fig.scope
     county_figures = _county_figures(start, end, today)
 
     def compute(pk, path):
-        part = _fetch(
-            Plan(found.installation, tuple(c for c in found.counties if c[0] == pk)),
-            "figures",
-            start,
-            end,
-            today,
-            county_figures,
-        )[pk]
-        county = replace(part.figures, scope=(_pairings_of(pk, path), start, end, today))
-        county.__dict__["rollup"] = part.rollup
-        return compute_facts(county)
+        part = _fetch(_one(found, pk), "figures", start, end, today, county_figures)[pk]
+        # The facts need each pairing's missed meetings: the county's roll-up again, live (the
+        # part keeps it lean).
+        return compute_facts(
+            replace(part.figures, scope=(_pairings_of(pk, path), start, end, today))
+        )
 
-    found_facts = _fetch(found, "facts", start, end, today, compute)
+    return compute
+
+
+def _one(found, pk):
+    """The plan of one of the counties of `found`."""
+    return Plan(found.installation, tuple(c for c in found.counties if c[0] == pk))
+
+
+def facts(fig, compute_facts):
+    """{pairing id: PairingFacts} of a Figures made of parts, the counties' facts from the cache
+    or `compute_facts(county figures)` where missing."""
+    _, start, end, today = fig.scope
+    found_facts = _fetch(fig.plan, "facts", start, end, today, _county_facts(fig, compute_facts))
     if found_facts is None:  # too many missing: the facts of the whole scope, live
-        live = replace(fig, plan=None, counted_range=summaries.whole_months(start, end))
-        live.__dict__["rollup"] = fig.rollup
-        return compute_facts(live)
+        return compute_facts(
+            replace(fig, plan=None, counted_range=summaries.whole_months(start, end))
+        )
     merged = {}
     for part in found_facts.values():
         merged.update(part)
     return dict(sorted(merged.items(), key=lambda item: item[1].code))
+
+
+def counted(fig, compute_facts, count, settings_key):
+    """[count(a county's facts) for each county] of a Figures made of parts, each from the cache
+    or counted from the county's facts (themselves from the cache or computed); None when too
+    many are missing. `settings_key` names what else `count` depends on (its thresholds)."""
+    _, start, end, today = fig.scope
+    county_facts = _county_facts(fig, compute_facts)
+
+    def compute(pk, path):
+        return count(_fetch(_one(fig.plan, pk), "facts", start, end, today, county_facts)[pk])
+
+    found = _fetch(fig.plan, f"counted:{settings_key}", start, end, today, compute)
+    return None if found is None else list(found.values())

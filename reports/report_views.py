@@ -446,7 +446,7 @@ def report_export(request, pk, fmt):
     report = _get_report(request.user, pk)
     if fmt == "xlsx":
         drafted = situation.draft(
-            report.organization, report.start, report.end, today=timezone.localdate()
+            report.organization, report.start, report.end, today=timezone.localdate(), named=True
         )
         audit.record(audit.Kind.EXPORT, request=request, obj=report, format=fmt)
         return annex_response(drafted, f"{report.title}_统计附表.xlsx")

@@ -14,6 +14,7 @@ import datetime
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -117,8 +118,10 @@ def _threshold_percent(value):
 # The facts of each pairing behind the problems: one query, whatever the number of pairings.
 
 
-@dataclass
-class PairingFacts:
+class PairingFacts(NamedTuple):
+    """What the problems are found from, for one pairing (a tuple: a city's 3,000 come out of the
+    parts cache in a third of a dataclass's time)."""
+
     pk: int
     code: str
     helper: str
@@ -195,6 +198,9 @@ def pairing_facts(figures):
             "overdue_commitments",
         )
     )
+    rollup = figures.rollup
+    meeting = next((r for r in rollup.regimes if r.code == "joint_meeting"), None)
+    missed = rollup.missed(meeting) if meeting is not None else {}
     facts = {
         row["pk"]: PairingFacts(
             pk=row["pk"],
@@ -210,15 +216,10 @@ def pairing_facts(figures):
             categories=len(kinds.get(row["pk"], {})),
             overdue_rectifications=row["overdue_rectifications"],
             overdue_commitments=row["overdue_commitments"],
+            missed_meetings=missed.get(row["pk"], 0),
         )
         for row in rows
     }
-    rollup = figures.rollup
-    meeting = next((r for r in rollup.regimes if r.code == "joint_meeting"), None)
-    if meeting is not None:
-        for pk, missed in rollup.missed(meeting).items():
-            if pk in facts:
-                facts[pk].missed_meetings += missed
     # In code order as Python compares (the parts of a wide scope are put together so; the
     # database's collation may order codes otherwise).
     return dict(sorted(facts.items(), key=lambda item: item[1].code))
@@ -239,97 +240,152 @@ class Problem:
         return f"（{cn_number(number)}）{self.heading}{self.body}"
 
 
-def find_problems(facts, *, joint_meeting_name="季度联席会", low=None, few=None):
-    """The problems the facts show, in the source's order; each lists the pairings behind it."""
+def thresholds(low=None, few=None):
+    """(participation below which a pairing's is low, most categories that are few)."""
     if low is None:
         low = setting("REPORT_LOW_PARTICIPATION", DEFAULT_LOW_PARTICIPATION)
-    low = Fraction(str(low))
     if few is None:
         few = int(setting("REPORT_FEW_CATEGORIES", DEFAULT_FEW_CATEGORIES))
+    return Fraction(str(low)), few
+
+
+def problem_pairings(facts, low, few):
+    """{problem code: [(PairingFacts, what shows it)]}: the pairings behind each problem."""
     running = [f for f in facts.values() if f.running]
+    return {
+        "donation_only": [
+            (f, f"活动{f.activities}次，均为捐款捐物")
+            for f in running
+            if f.activities and f.donations == f.activities
+        ],
+        # participants / members < low, in integers (a city's thousands of Fractions cost more)
+        "low_participation": [
+            (f, f"参与率{f.participation}")
+            for f in running
+            if f.members and f.participants * low.denominator < low.numerator * f.members
+        ],
+        "missed_joint_meetings": [
+            (f, f"缺{f.missed_meetings}期") for f in facts.values() if f.missed_meetings
+        ],
+        "few_categories": [
+            (f, f"活动{f.activities}次，{f.categories}类")
+            for f in running
+            if f.activities and f.categories <= few
+        ],
+        "overdue_rectifications": [
+            (f, f"逾期整改{f.overdue_rectifications}项")
+            for f in facts.values()
+            if f.overdue_rectifications
+        ],
+        "overdue_commitments": [
+            (f, f"逾期实事{f.overdue_commitments}件")
+            for f in facts.values()
+            if f.overdue_commitments
+        ],
+    }
+
+
+class ProblemCounts(NamedTuple):
+    """What the problems' text says: numbers that add up over pairings apart (a county's are
+    kept in the parts cache, and a province's report adds up a hundred)."""
+
+    donation_only: int = 0
+    low_participation: int = 0
+    none_took_part: int = 0
+    missed_joint_meetings: int = 0
+    missed_periods: int = 0
+    few_categories: int = 0
+    overdue_rectifications: int = 0  # pairings
+    rectifications: int = 0
+    overdue_commitments: int = 0  # pairings
+    commitments: int = 0
+
+    @classmethod
+    def of(cls, listed):
+        """The counts of problem_pairings()."""
+        return cls(
+            donation_only=len(listed["donation_only"]),
+            low_participation=len(listed["low_participation"]),
+            none_took_part=sum(1 for f, _ in listed["low_participation"] if not f.participants),
+            missed_joint_meetings=len(listed["missed_joint_meetings"]),
+            missed_periods=sum(f.missed_meetings for f, _ in listed["missed_joint_meetings"]),
+            few_categories=len(listed["few_categories"]),
+            overdue_rectifications=len(listed["overdue_rectifications"]),
+            rectifications=sum(
+                f.overdue_rectifications for f, _ in listed["overdue_rectifications"]
+            ),
+            overdue_commitments=len(listed["overdue_commitments"]),
+            commitments=sum(f.overdue_commitments for f, _ in listed["overdue_commitments"]),
+        )
+
+    @classmethod
+    def added_up(cls, counts):
+        return cls(*map(sum, zip(*counts, strict=True))) if counts else cls()
+
+
+def find_problems(facts, *, joint_meeting_name="季度联席会", low=None, few=None):
+    """The problems the facts show, in the source's order; each lists the pairings behind it."""
+    low, few = thresholds(low, few)
+    listed = problem_pairings(facts, low, few)
+    return problems_of(ProblemCounts.of(listed), joint_meeting_name, low, few, listed)
+
+
+def problems_of(n, joint_meeting_name, low, few, listed=None):
+    """The problems the counts `n` show, in the source's order, worded after it; each with the
+    pairings behind it when `listed` (problem_pairings()) is given."""
     problems = []
 
-    donation_only = [f for f in running if f.activities and f.donations == f.activities]
-    if donation_only:
-        problems.append(
-            Problem(
-                "donation_only",
-                "对“互助共建”活动的认识不够全面。",
-                f"有{len(donation_only)}个共建对子期内开展的活动全是捐款捐物，没有开展学习、"
-                "会议等制度活动。个别党员干部对目的和意义的认识存在差距，认为给些钱物就是"
-                "“互助共建”了，还没有从思想上真正转变观念，对从机制上帮助服务、参与基层党的"
-                "建设领会不深。",
-                [(f, f"活动{f.activities}次，均为捐款捐物") for f in donation_only],
-            )
-        )
+    def add(code, heading, body):
+        pairings = listed[code] if listed is not None else []
+        problems.append(Problem(code, heading, body, pairings))
 
-    low_participation = [
-        f for f in running if f.members and Fraction(f.participants, f.members) < low
-    ]
-    if low_participation:
-        none_took_part = sum(1 for f in low_participation if not f.participants)
-        detail = f"，其中{none_took_part}个对子期内没有党员参加活动" if none_took_part else ""
-        problems.append(
-            Problem(
-                "low_participation",
-                "党员的参与面还不够广。",
-                f"有{len(low_participation)}个共建对子的党员参与率低于"
-                f"{_threshold_percent(low)}{detail}，部分党员特别是在职党员参与共建活动的"
-                "积极性还没有充分调动起来。",
-                [(f, f"参与率{f.participation}") for f in low_participation],
-            )
+    if n.donation_only:
+        add(
+            "donation_only",
+            "对“互助共建”活动的认识不够全面。",
+            f"有{n.donation_only}个共建对子期内开展的活动全是捐款捐物，没有开展学习、"
+            "会议等制度活动。个别党员干部对目的和意义的认识存在差距，认为给些钱物就是"
+            "“互助共建”了，还没有从思想上真正转变观念，对从机制上帮助服务、参与基层党的"
+            "建设领会不深。",
         )
-
-    missed = [f for f in facts.values() if f.missed_meetings]
-    if missed:
-        problems.append(
-            Problem(
-                "missed_joint_meetings",
-                "共建双方有效沟通还不够。",
-                f"有{len(missed)}个共建对子未按期召开{joint_meeting_name}，共缺"
-                f"{sum(f.missed_meetings for f in missed)}期，共建双方党支部还未找到最佳结合点，"
-                "发现问题和困难、及时帮助解决还不够。",
-                [(f, f"缺{f.missed_meetings}期") for f in missed],
-            )
+    if n.low_participation:
+        detail = f"，其中{n.none_took_part}个对子期内没有党员参加活动" if n.none_took_part else ""
+        add(
+            "low_participation",
+            "党员的参与面还不够广。",
+            f"有{n.low_participation}个共建对子的党员参与率低于"
+            f"{_threshold_percent(low)}{detail}，部分党员特别是在职党员参与共建活动的"
+            "积极性还没有充分调动起来。",
         )
-
-    little_variety = [f for f in running if f.activities and f.categories <= few]
-    if little_variety:
-        problems.append(
-            Problem(
-                "few_categories",
-                "活动形式创新不多。",
-                f"有{len(little_variety)}个共建对子期内开展的活动不超过{few}类，活动安排还不够"
-                "周到，准备还不够充分，对互助共建工作规律的探索还不够，共建双方的优势还没有"
-                "得到充分发挥。",
-                [(f, f"活动{f.activities}次，{f.categories}类") for f in little_variety],
-            )
+    if n.missed_joint_meetings:
+        add(
+            "missed_joint_meetings",
+            "共建双方有效沟通还不够。",
+            f"有{n.missed_joint_meetings}个共建对子未按期召开{joint_meeting_name}，共缺"
+            f"{n.missed_periods}期，共建双方党支部还未找到最佳结合点，"
+            "发现问题和困难、及时帮助解决还不够。",
         )
-
-    rectifying = [f for f in facts.values() if f.overdue_rectifications]
-    if rectifying:
-        problems.append(
-            Problem(
-                "overdue_rectifications",
-                "互检整改落实还不够到位。",
-                "年度党建互检发现的问题中，有"
-                f"{sum(f.overdue_rectifications for f in rectifying)}项整改事项已过整改期限"
-                f"仍未完成，涉及{len(rectifying)}个共建对子。",
-                [(f, f"逾期整改{f.overdue_rectifications}项") for f in rectifying],
-            )
+    if n.few_categories:
+        add(
+            "few_categories",
+            "活动形式创新不多。",
+            f"有{n.few_categories}个共建对子期内开展的活动不超过{few}类，活动安排还不够"
+            "周到，准备还不够充分，对互助共建工作规律的探索还不够，共建双方的优势还没有"
+            "得到充分发挥。",
         )
-
-    committed = [f for f in facts.values() if f.overdue_commitments]
-    if committed:
-        problems.append(
-            Problem(
-                "overdue_commitments",
-                "承诺的实事还未全部兑现。",
-                "共建单位承诺为农村办的实事中，有"
-                f"{sum(f.overdue_commitments for f in committed)}件已过承诺完成日期仍未办结，"
-                f"涉及{len(committed)}个共建对子。",
-                [(f, f"逾期实事{f.overdue_commitments}件") for f in committed],
-            )
+    if n.overdue_rectifications:
+        add(
+            "overdue_rectifications",
+            "互检整改落实还不够到位。",
+            f"年度党建互检发现的问题中，有{n.rectifications}项整改事项已过整改期限"
+            f"仍未完成，涉及{n.overdue_rectifications}个共建对子。",
+        )
+    if n.overdue_commitments:
+        add(
+            "overdue_commitments",
+            "承诺的实事还未全部兑现。",
+            f"共建单位承诺为农村办的实事中，有{n.commitments}件已过承诺完成日期仍未办结，"
+            f"涉及{n.overdue_commitments}个共建对子。",
         )
     return problems
 
@@ -472,7 +528,7 @@ class Draft:
     end: datetime.date
     title: str
     figures: figures_module.Figures
-    facts: dict
+    facts: dict  # {pairing id: PairingFacts}; None when the problems were counted from parts
     problems: list
     sections: list  # five texts; 3 and 5 empty
 
@@ -492,8 +548,12 @@ def compose(figures, organization, problems):
 
 
 @reads_for_reports
-def draft(organization, start, end, *, today):
-    """The report drafted from data for `organization`'s subtree, in a fixed number of queries."""
+def draft(organization, start, end, *, today, named=False):
+    """The report drafted from data for `organization`'s subtree, in a fixed number of queries.
+
+    With `named`, each problem lists the pairings behind it (the annex); otherwise a scope of
+    whole counties counts its problems from the counties' counts in the parts cache.
+    """
     pairings = access.pairings_under(organization)
     figures = parts.compute(
         (organization.path,),
@@ -503,10 +563,24 @@ def draft(organization, start, end, *, today):
         today=today,
         organizations=Organization.objects.alive().under(organization),
     )
-    facts = pairing_facts(figures)
     meeting = next((r for r in figures.rollup.regimes if r.code == "joint_meeting"), None)
-    problems = find_problems(
-        facts, joint_meeting_name=meeting.short_name if meeting else "季度联席会"
+    low, few = thresholds()
+    facts = listed = counts = None
+    if figures.plan is not None and not named:
+        counts = parts.counted(
+            figures,
+            pairing_facts,
+            lambda facts: ProblemCounts.of(problem_pairings(facts, low, few)),
+            f"{low}:{few}",
+        )
+    if counts is None:
+        facts = pairing_facts(figures)
+        listed = problem_pairings(facts, low, few)
+        counts = ProblemCounts.of(listed)
+    else:
+        counts = ProblemCounts.added_up(counts)
+    problems = problems_of(
+        counts, meeting.short_name if meeting else "季度联席会", low, few, listed
     )
     return Draft(
         organization=organization,

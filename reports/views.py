@@ -6,7 +6,6 @@ activities.compliance, in a fixed number of queries whatever the data size.
 """
 
 import datetime
-import heapq
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -145,23 +144,11 @@ class AtRisk:
 def pairings_at_risk(rollup):
     """The pairings that missed the most due periods (then the lowest rate), as (pairing id,
     AtRisk without its pairing) rows, and how many pairings missed any."""
-    missed = [row for row in rollup.pairing_rows if row.due > row.met]
-    rows = []
-    for row in heapq.nsmallest(
-        LIST_LIMIT, missed, key=lambda r: (r.met - r.due, r.met / r.due, r.code)
-    ):
-        by_regime = [
-            (regime, rollup.missed_by_regime[(row.pk, regime.pk)])
-            for regime in rollup.regimes
-            if (row.pk, regime.pk) in rollup.missed_by_regime
-        ]
-        rows.append(
-            (
-                row.pk,
-                AtRisk(None, compliance.Ratio(row.met, row.due), row.missed, by_regime),
-            )
-        )
-    return rows, len(missed)
+    rows, total = rollup.at_risk
+    return [
+        (row.pk, AtRisk(None, compliance.Ratio(row.met, row.due), row.missed, by_regime))
+        for row, by_regime in rows
+    ], total
 
 
 def month_ticks(months):
@@ -296,7 +283,7 @@ def secretary_home(user, today):
         status__in=[Rectification.Status.OPEN, Rectification.Status.IN_PROGRESS],
         due_date__lt=today,
     )
-    statuses = compliance.current_status(my_pairings, today)
+    statuses = compliance.current_status(pairings, today)
     return {
         "my_pairings": [(p, statuses.get(p.pk, [])) for p in pairings],
         "waiting": list(
@@ -318,7 +305,7 @@ def home(request):
     roles = access.roles_of(user)
     today = timezone.localdate()
     context = {
-        "assignments": Assignment.objects.filter(user=user).select_related("organization"),
+        "assignments": access.scope_of(user).titles,
         "roles": roles,
         "Role": Role,
         "today": today,

@@ -35,7 +35,7 @@ YEAR_2025 = {"period": "custom", "start": "2025-01-01", "end": "2025-12-31"}
 # Pinned: session, user, scope, the filter's regimes and organizations, the figures (15), the
 # compliance roll-up (regimes and 1 in SQL), the roll-up organizations (2), pairings and
 # activities by pairing, overdue deeds and rectifications by pairing, the pairings those lists
-# name, the unread count, the assignments line; and the set-up checklist (7) while the county has
+# name, the unread count; and the set-up checklist (7) while the county has
 # not completed it (one query once it has: tests/test_setup.py).
 # The numbers are those of the page table (tests/test_query_counts.py).
 DASHBOARD_QUERIES = QUERIES["home/staff"]
@@ -120,6 +120,20 @@ class DashboardAccessTests(DashboardTestCase):
         response = self.get(self.w.village_a_secretary)
         assert "dashboard" not in response.context
         assert [p for p, _ in response.context["my_pairings"]] == [self.w.pairing_a]
+
+    def test_the_greeting_names_each_assignment_but_none_to_a_deleted_organization(self):
+        user = self.w.village_a_secretary
+        Assignment.objects.create(user=user, organization=self.w.county, role=Role.VIEWER)
+        gone = make_branch(self.w.county, name="已撤销支部")
+        Assignment.objects.create(user=user, organization=gone, role=Role.SECRETARY)
+        gone.trash(by=self.w.staff)
+
+        html = self.get(user).content.decode()
+
+        greeting = html[html.index("您的身份：") : html.index("</p>", html.index("您的身份："))]
+        assert f"{self.w.village_a.name}·支部书记/联络员" in greeting
+        assert f"{self.w.county.name}·领导（只读）" in greeting
+        assert "已撤销支部" not in greeting
 
     def test_viewer_reads_the_dashboard_and_can_change_nothing(self):
         response = self.get(self.w.viewer, **YEAR_2025)

@@ -334,7 +334,9 @@ def test_a_report_so_far_this_year_reads_no_activity_attendance_or_outcome_row()
     base = re.compile(r'"activities_(activity|participation|outcome)"')
 
     with CaptureQueriesContext(connection) as queries:
-        drafted = situation.draft(w.county, d(2026, 1, 1), d(2026, 3, 15), today=d(2026, 3, 15))
+        drafted = situation.draft(
+            w.county, d(2026, 1, 1), d(2026, 3, 15), today=d(2026, 3, 15), named=True
+        )
     probes = [q["sql"] for q in queries.captured_queries if base.search(q["sql"])]
     assert len(probes) == 1 and "LIMIT 1" in probes[0]
     assert drafted.figures.counted_range == (d(2026, 1, 1), d(2026, 3, 31))
