@@ -483,19 +483,38 @@ class PairingRow(NamedTuple):
 AT_RISK_LIMIT = 10  # the pairings a roll-up names as missing most (the dashboard's list)
 
 
-def counted_under(helper_path, helped_path, county_path=None):
+def counted_under(helper_path, helped_path, lengths=None, county_path=None):
     """The paths of the organizations a pairing counts under in the roll-ups by organization:
-    every one that holds either branch, the branches themselves included, once. For a county's
-    lean part (`county_path`), a branch itself only when it lies right under the county: the
-    rows of a table by organization are the committees under a scope, or its branches when it
-    has no committee, and a part serves only scopes of whole counties."""
+    every one that holds either branch, the branches themselves included, once; with `lengths`,
+    only those with paths that long (the organizations a table asks for). For a county's lean
+    part (`county_path`), a branch itself only when it lies right under the county: the rows of
+    a table by organization are the committees under a scope, or its branches when it has no
+    committee, and a part serves only scopes of whole counties."""
     step = Organization.steplen
     branches = (helper_path, helped_path)
-    paths = {p[:n] for p in branches for n in range(step, len(p) + 1, step)}
+    paths = {
+        p[:n]
+        for p in branches
+        for n in (range(step, len(p) + 1, step) if lengths is None else lengths)
+        if n <= len(p)
+    }
     if county_path is not None:
         under = len(county_path) + step
         paths -= {p for p in branches if not (len(p) == under and p.startswith(county_path))}
     return paths
+
+
+def tallies_by_organization(rows, paths_of, values_of, organizations=None, county_path=None):
+    """{organization path: Σ values_of(row)} over `rows`, each added under counted_under(
+    *paths_of(row)): for `organizations` (their levels only), or every level for a county's part
+    (`county_path`)."""
+    lengths = None if organizations is None else {len(org.path) for org in organizations}
+    tallies = {}
+    for row in rows:
+        helper_path, helped_path = paths_of(row)
+        paths = counted_under(helper_path, helped_path, lengths, county_path)
+        add_tallies(tallies, paths, values_of(row))
+    return tallies
 
 
 def add_tallies(tallies, paths, values):
@@ -523,16 +542,16 @@ class Rollup:
     pairing_rows: list  # [PairingRow] for every pairing with a due period (None when lean)
     missed_by_regime: dict  # (pairing id, regime id) → missed periods, of pairings that missed
     # (None when lean)
+    lean_tallies: dict = None  # when lean: tallies() of every organization
 
-    @cached_property
-    def tallies(self):
-        """{organization path: (pairings, due, met, on time)} of the pairings each organization
-        holds a branch of (see counted_under)."""
-        tallies = {}
-        for row in self.pairing_rows:
-            paths = counted_under(row.helper_path, row.helped_path)
-            add_tallies(tallies, paths, (1, row.due, row.met, row.on_time))
-        return tallies
+    def tallies(self, organizations):
+        """{organization path: (pairings, due, met, on time)} of the pairings each of
+        `organizations` holds a branch of (a lean roll-up keeps them for every organization)."""
+        if self.lean_tallies is not None:
+            return self.lean_tallies
+        return tallies_by_organization(
+            self.pairing_rows, _branch_paths, _rates_of, organizations=organizations
+        )
 
     @cached_property
     def at_risk(self):
@@ -551,13 +570,15 @@ class Rollup:
 
     def lean(self, county_path):
         """A copy without the rows of each pairing: what a county's part keeps."""
-        lean = replace(self, pairing_rows=None, missed_by_regime=None)
-        tallies = {}
-        for row in self.pairing_rows:
-            paths = counted_under(row.helper_path, row.helped_path, county_path)
-            add_tallies(tallies, paths, (1, row.due, row.met, row.on_time))
-        lean.__dict__["tallies"] = tallies
-        lean.__dict__["at_risk"] = self.at_risk
+        lean = replace(
+            self,
+            pairing_rows=None,
+            missed_by_regime=None,
+            lean_tallies=tallies_by_organization(
+                self.pairing_rows, _branch_paths, _rates_of, county_path=county_path
+            ),
+        )
+        lean.__dict__["at_risk"] = self.at_risk  # kept, as it cannot be computed again
         return lean
 
     @classmethod
@@ -567,7 +588,7 @@ class Rollup:
         for rollup in rollups:
             for regime_id, row in rollup.regime_rows.items():
                 add_tallies(regime_rows, [regime_id], row)
-            for path, tally in rollup.tallies.items():
+            for path, tally in rollup.tallies(None).items():
                 add_tallies(tallies, [path], tally)
         added = cls(
             start,
@@ -577,8 +598,8 @@ class Rollup:
             regime_rows,
             None,
             None,
+            tallies,
         )
-        added.__dict__["tallies"] = tallies
         added.__dict__["at_risk"] = (
             heapq.nsmallest(
                 AT_RISK_LIMIT,
@@ -609,15 +630,24 @@ class Rollup:
     def by_organization(self, organizations):
         """{org: (met ÷ due, on time ÷ due)}: a pairing counts under each organization whose
         subtree holds either of its branches (once, if both)."""
+        tallies = self.tallies(organizations)
         rows = {}
         for org in organizations:
-            _, due, met, on_time = self.tallies.get(org.path, (0, 0, 0, 0))
+            _, due, met, on_time = tallies.get(org.path, (0, 0, 0, 0))
             rows[org] = (Ratio(met, due), Ratio(on_time, due))
         return rows
 
     def missed(self, regime):
         """{pairing id: periods of `regime` it missed}."""
         return {pk: n for (pk, r), n in self.missed_by_regime.items() if r == regime.pk}
+
+
+def _branch_paths(row):
+    return row.helper_path, row.helped_path
+
+
+def _rates_of(row):
+    return (1, row.due, row.met, row.on_time)
 
 
 def _at_risk_order(row):

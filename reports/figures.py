@@ -236,14 +236,16 @@ def pairing_counts(figures):
     ]
 
 
-def count_tallies(rows, county_path=None):
-    """{organization path: (pairings, of them running, activities)} of pairing_counts() rows,
-    a pairing added under each organization compliance.counted_under() names."""
-    tallies = {}
-    for _, helper_path, helped_path, running, activities in rows:
-        paths = compliance.counted_under(helper_path, helped_path, county_path)
-        compliance.add_tallies(tallies, paths, (1, int(running), activities))
-    return tallies
+def count_tallies(rows, organizations=None, county_path=None):
+    """{organization path: (pairings, of them running, activities)} of pairing_counts() rows, for
+    `organizations` or, for a county's part, every organization (compliance.counted_under)."""
+    return compliance.tallies_by_organization(
+        rows,
+        lambda row: (row[1], row[2]),
+        lambda row: (1, int(row[3]), row[4]),
+        organizations=organizations,
+        county_path=county_path,
+    )
 
 
 def counts_by_organization(figures, organizations):
@@ -253,7 +255,7 @@ def counts_by_organization(figures, organizations):
     """
     tallies = figures.count_tallies
     if tallies is None:
-        tallies = count_tallies(pairing_counts(figures))
+        tallies = count_tallies(pairing_counts(figures), organizations)
     return {org: tallies.get(org.path, (0, 0, 0)) for org in organizations}
 
 

@@ -204,7 +204,7 @@ def _county_figures(start, end, today):
         return Part(
             replace(fig, scope=()),
             fig.rollup.lean(path),
-            figures.count_tallies(rows, path),
+            figures.count_tallies(rows, county_path=path),
             cross=frozenset(
                 row[0] for row in rows if not (row[1].startswith(path) and row[2].startswith(path))
             ),
