@@ -120,7 +120,7 @@ def _threshold_percent(value):
 
 class PairingFacts(NamedTuple):
     """What the problems are found from, for one pairing (a tuple: a city's 3,000 come out of the
-    parts cache in a third of a dataclass's time)."""
+    parts cache in less than half a dataclass's time)."""
 
     pk: int
     code: str
