@@ -517,6 +517,15 @@ def tallies_by_organization(rows, paths_of, values_of, organizations=None, count
     return tallies
 
 
+def summed(tallies):
+    """One {key: tuple of numbers} of several, the tuples of a key added up."""
+    total = {}
+    for one in tallies:
+        for key, values in one.items():
+            add_tallies(total, [key], values)
+    return total
+
+
 def add_tallies(tallies, paths, values):
     """Add `values` (a tuple of numbers) to `tallies[path]` for each of `paths`."""
     for path in paths:
@@ -584,21 +593,15 @@ class Rollup:
     @classmethod
     def added_up(cls, rollups, start, end):
         """One lean roll-up of the lean roll-ups of pairings apart (the counties' parts)."""
-        regime_rows, tallies = {}, {}
-        for rollup in rollups:
-            for regime_id, row in rollup.regime_rows.items():
-                add_tallies(regime_rows, [regime_id], row)
-            for path, tally in rollup.tallies(None).items():
-                add_tallies(tallies, [path], tally)
         added = cls(
             start,
             end,
             rollups[0].regimes,
             set().union(*(r.cadenced for r in rollups)),
-            regime_rows,
+            summed(r.regime_rows for r in rollups),
             None,
             None,
-            tallies,
+            summed(r.lean_tallies for r in rollups),
         )
         added.__dict__["at_risk"] = (
             heapq.nsmallest(

@@ -251,10 +251,7 @@ def compute(roots, pairings, start, end, *, today, organizations=None):
             outcome.value += sum(totals.get(outcome.metric.pk, 0) for totals in entered)
     fig.scope = (pairings, start, end, today)
     fig.plan = found
-    fig.count_tallies = {}
-    for part in parts.values():
-        for path, tally in part.tallies.items():
-            compliance.add_tallies(fig.count_tallies, [path], tally)
+    fig.count_tallies = compliance.summed(part.tallies for part in parts.values())
     fig.__dict__["rollup"] = compliance.Rollup.added_up(
         [part.rollup for part in parts.values()], start, end
     )

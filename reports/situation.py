@@ -570,7 +570,7 @@ def draft(organization, start, end, *, today, named=False):
         counts = parts.counted(
             figures,
             pairing_facts,
-            lambda facts: ProblemCounts.of(problem_pairings(facts, low, few)),
+            lambda county_facts: ProblemCounts.of(problem_pairings(county_facts, low, few)),
             f"{low}:{few}",
         )
     if counts is None:
