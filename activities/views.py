@@ -45,7 +45,8 @@ def activity_list(request):
     activities = filters.apply(access.readable(request.user, Activity.objects.for_list()))
     if request.GET.get("export") == "xlsx":
         return _export_activities(request, activities.order_by(*LIST_ORDER))
-    page = keyset_page(activities, request, ordering=LIST_ORDER, size=PAGE_SIZE)
+    wide = filters.apply(access.readable(request.user, Activity.objects.all(), row_by_row=True))
+    page = keyset_page(activities, request, ordering=LIST_ORDER, size=PAGE_SIZE, wide=wide)
     return render(
         request,
         "activities/activity_list.html",

@@ -129,15 +129,21 @@ def _flip(ordering):
     return [o.removeprefix("-") if o.startswith("-") else f"-{o}" for o in ordering]
 
 
-def keyset_page(queryset, request, *, ordering, size, count_queryset=None, counted=True):
+def keyset_page(queryset, request, *, ordering, size, count_queryset=None, counted=True, wide=None):
     """A page of `queryset` in `ordering`, after or before the cursor in the request.
 
     `ordering` names fields of the model itself (no joins, no nulls) and ends in a unique one
     (usually "-pk"), so that the key is unique. `count_queryset` is what to count when the
     listed queryset carries aggregates (a count of a grouped query counts groups the slow way);
     `counted=False` for a list that shows no count.
+    `wide`: the same rows, with no join and the filters that would pick another index tested
+    row by row, for a list whose filters' own index serves a narrow list but not a wide one
+    (the activities of a whole county's pairings). When the count passes COUNT_LIMIT, the
+    page's keys are found on it by walking the order's index, which reaches the page after
+    about size × (table ÷ list) rows, and the rows shown are then read by those keys (one query
+    more). At or under the limit the filters' index reads at most COUNT_LIMIT rows.
     Queries: the bounded count and the rows (a "上一页" that reaches the start re-reads the
-    first page: one more).
+    first page: one more; a wide list's keys: one more).
     """
     model = queryset.model
     names = [o.removeprefix("-") for o in ordering]
@@ -148,19 +154,24 @@ def keyset_page(queryset, request, *, ordering, size, count_queryset=None, count
     after = _decode(request.GET.get("after"), model, names)
     before = None if after else _decode(request.GET.get("before"), model, names)
 
+    def read(beyond, order):
+        if wide is not None and more:
+            keys = list(
+                wide.filter(beyond).order_by(*order).values_list("pk", flat=True)[: size + 1]
+            )
+            return list(queryset.filter(pk__in=keys).order_by(*order))
+        return list(queryset.filter(beyond).order_by(*order)[: size + 1])
+
     if before is not None:
         backwards = _flip(ordering)
-        rows = list(queryset.filter(_beyond(backwards, before)).order_by(*backwards)[: size + 1])
+        rows = read(_beyond(backwards, before), backwards)
         earlier = len(rows) > size
         rows = rows[:size][::-1]
         if not earlier and len(rows) < size:
             before, rows = None, None  # back at the start: the whole first page
         later = True
     if before is None:
-        rows_query = queryset.order_by(*ordering)
-        if after is not None:
-            rows_query = rows_query.filter(_beyond(ordering, after))
-        rows = list(rows_query[: size + 1])
+        rows = read(_beyond(ordering, after) if after is not None else Q(), ordering)
         later = len(rows) > size
         rows = rows[:size]
         earlier = after is not None

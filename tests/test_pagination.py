@@ -22,6 +22,7 @@ from tests.factories import (
     make_two_pairing_county,
     make_user,
 )
+from tests.test_query_counts import QUERIES
 
 
 def _cursor(values):
@@ -114,6 +115,25 @@ class KeysetActivityListTests(TestCase):
         page = self.get(f"after={_cursor(['2000-01-01', '1'])}")
         assert list(page) == [] and not page.has_next
         assert page.previous_query == ""  # the first page
+
+    def test_a_list_past_the_limit_walks_the_same_pages_by_date(self):
+        # Past COUNT_LIMIT the page's keys are found walking the date index, the scope tested
+        # row by row; the pages, both ways, and what they leave out are the same.
+        other = make_activity(self.w.pairing_b, date=datetime.date(2025, 3, 4), title="河口")
+        trashed = make_activity(self.w.pairing_a, date=datetime.date(2025, 3, 4), title="删")
+        trashed.trash(by=self.w.staff)
+        self.client.force_login(self.w.supervisor_a)  # reads pairing A only
+        with mock.patch("cobuild.pagination.COUNT_LIMIT", 10):
+            pages = [self.get()]
+            assert pages[0].more
+            while pages[-1].has_next:
+                pages.append(self.get(pages[-1].next_query))
+            back = self.get(pages[2].previous_query)
+            with self.assertNumQueries(QUERIES["activity-list"] + 1):  # the keys, then the rows
+                self.client.get(reverse("activities:list"))
+        assert [a for p in pages for a in p] == self.newest_first
+        assert other not in self.newest_first and trashed not in self.newest_first
+        assert list(back) == list(pages[1])
 
     def test_the_count_stops_at_the_limit(self):
         with mock.patch("cobuild.pagination.COUNT_LIMIT", 30):
