@@ -13,7 +13,8 @@ them up; the sums are what the live computation gives, which tests check.
 The parts add up only when the scope is whole counties: every root a county or above counties,
 no branch under a root outside a county, and no pairing of two counties both in the scope
 (its branches and members would count twice). Any other scope is computed live, as are the
-figures entered per organization (a province's own) and the short lists the dashboard names.
+short lists the dashboard names. The figures entered by the organizations above the counties (a
+province's own) are kept under a stamp of their own.
 """
 
 import contextvars
@@ -68,6 +69,7 @@ class Plan:
     installation: str  # the installation's token
     counties: tuple  # ((id, path, token), …)
     uppers: tuple = ()  # ids of the organizations in the scope above the counties
+    entered: str = ""  # the token of the figures entered per organization
 
     def key(self, kind, county, token, start, end, today):
         grace = settings.COBUILD["GRACE_DAYS"]
@@ -138,7 +140,7 @@ def plan(roots):
         return None
     counties = tuple((pk, path, tokens[pk]) for pk, path in sorted(chosen.items()))
     uppers = tuple(pk for pk, path in layout.uppers if any(path.startswith(r) for r in roots))
-    return Plan(installation, counties, uppers)
+    return Plan(installation, counties, uppers, tokens.get(stamps.ENTERED, ""))
 
 
 # Computing a county's part costs about three times its share of computing the whole scope
@@ -227,30 +229,62 @@ def compute(roots, pairings, start, end, *, today, organizations=None):
     not whole subtrees): added up from the counties' parts when they make the scope, else
     figures.compute(). Same figures either way."""
     found = plan(roots)
-    parts = None
+    fig = None
     if found is not None:
-        parts = _fetch(found, "figures", start, end, today, _county_figures(start, end, today))
-    if parts:
-        # A pairing of two counties in the scope, or a branch outside them paired in two: its
-        # members would count in both parts.
-        crossing = [pk for part in parts.values() for pk in part.cross]
-        shared = [path for part in parts.values() for path in part.outside]
-        if len(crossing) != len(set(crossing)) or len(shared) != len(set(shared)):
-            parts = None
-    if not parts:
+        entered = organizations is not None
+        fig = _whole(
+            found,
+            f"figures:{entered}",
+            start,
+            end,
+            today,
+            lambda: _summed(found, start, end, today, entered=entered),
+        )
+    if fig is None:
         return figures.compute(pairings, start, end, today=today, organizations=organizations)
-    fig = _add_up([part.figures for part in parts.values()], start, end)
-    if organizations is not None:
-        # The counties' own (stocks and flows entered per organization), and live those of the
-        # organizations above them in the scope.
-        entered = [part.entered for part in parts.values()]
-        if found.uppers:
-            uppers = organizations.filter(pk__in=found.uppers)
-            entered.append(figures.period_figures(uppers, start, end))
-        for outcome in fig.outcomes:
-            outcome.value += sum(totals.get(outcome.metric.pk, 0) for totals in entered)
     fig.scope = (pairings, start, end, today)
     fig.plan = found
+    return fig
+
+
+def _whole(found, kind, start, end, today, compute):
+    """compute() of a scope of several counties, kept under a digest of all its stamps: until
+    one of them is renewed, a city's or province's page reads its sums as one entry instead of
+    adding up its counties' parts again. None (too many parts missing) is not kept."""
+    if len(found.counties) == 1:
+        return compute()
+    digest = hashlib.sha256(repr((found.counties, found.uppers, found.entered)).encode())
+    key = found.key(f"whole:{kind}", "", digest.hexdigest()[:32], start, end, today)
+    cache = caches[CACHE]
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        if value is not None:
+            cache.set(key, value)
+    return value
+
+
+def _summed(found, start, end, today, *, entered):
+    """The Figures (without its scope) added up from the counties' parts of `found`, with
+    the figures entered per organization when `entered`; None when the parts do not add up."""
+    parts = _fetch(found, "figures", start, end, today, _county_figures(start, end, today))
+    if not parts:
+        return None
+    # A pairing of two counties in the scope, or a branch outside them paired in two: its
+    # members would count in both parts.
+    crossing = [pk for part in parts.values() for pk in part.cross]
+    shared = [path for part in parts.values() for path in part.outside]
+    if len(crossing) != len(set(crossing)) or len(shared) != len(set(shared)):
+        return None
+    fig = _add_up([part.figures for part in parts.values()], start, end)
+    if entered:
+        # The counties' own (stocks and flows entered per organization), and those of the
+        # organizations above them in the scope.
+        totals = [part.entered for part in parts.values()]
+        if found.uppers:
+            totals.append(_entered_above(found, start, end))
+        for outcome in fig.outcomes:
+            outcome.value += sum(t.get(outcome.metric.pk, 0) for t in totals)
     fig.count_tallies = compliance.summed(part.tallies for part in parts.values())
     fig.__dict__["rollup"] = compliance.Rollup.added_up(
         [part.rollup for part in parts.values()], start, end
@@ -263,6 +297,20 @@ def compute(roots, pairings, start, end, *, today, organizations=None):
         for i in (0, 1)
     )
     return fig
+
+
+def _entered_above(found, start, end):
+    """{metric id: total} of the figures entered by the scope's organizations above its
+    counties (a city's or province's own), kept under the stamp of entered figures."""
+    uppers = hashlib.sha256(",".join(map(str, found.uppers)).encode()).hexdigest()[:16]
+    key = f"cobuild:entered:{version()}:{found.installation}:{found.entered}:{uppers}:{start}:{end}"
+    cache = caches[CACHE]
+    totals = cache.get(key)
+    if totals is None:
+        alive = Organization.objects.alive().filter(pk__in=found.uppers)
+        totals = figures.period_figures(alive, start, end)
+        cache.set(key, totals)
+    return totals
 
 
 def _add_up(parts, start, end):
@@ -363,5 +411,8 @@ def counted(fig, compute_facts, count, settings_key):
     def compute(pk, path):
         return count(_fetch(_one(fig.plan, pk), "facts", start, end, today, county_facts)[pk])
 
-    found = _fetch(fig.plan, f"counted:{settings_key}", start, end, today, compute)
-    return None if found is None else list(found.values())
+    def counts():
+        found = _fetch(fig.plan, f"counted:{settings_key}", start, end, today, compute)
+        return None if found is None else list(found.values())
+
+    return _whole(fig.plan, f"counted:{settings_key}", start, end, today, counts)

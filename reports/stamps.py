@@ -6,7 +6,10 @@ transaction, so a part cached under the old token is never read again: whatever 
 the workflow, the importer, the admin, a queryset update), no reader sees a stale part.
 
 County 0 is the whole installation's stamp: organizations (their paths decide which county a
-branch lies in), regimes with their cadences and metrics change every county's figures.
+branch lies in), regimes with their cadences and metrics change every county's figures. County
+-1 is the stamp of the figures entered per organization, renewed by every write to them: the
+figures a city or province enters for itself lie in no county, and reports.parts keeps their
+totals under it.
 
 The same statements serve SQLite and PostgreSQL; only the random token differs.
 """
@@ -18,6 +21,7 @@ from django.db import connection
 from activities import summaries
 
 GLOBAL = 0
+ENTERED = -1
 
 TOKEN = {
     "sqlite": "lower(hex(randomblob(8)))",
@@ -94,6 +98,8 @@ def triggers(vendor):
                     body.append(_STAMP_NEW_COUNTY.format(token=token))
             else:
                 body = [_BUMP_COUNTIES.format(token=token, orgs=orgs.format(r=r)) for r in rows]
+                if table == "activities_periodfigure":
+                    body.append(_BUMP_GLOBAL.format(county=ENTERED, token=token))
             found.append((f"stamp_{table}_{event.lower()}", table, event, None, body))
     return found
 
@@ -112,6 +118,7 @@ def renew_all_sql(vendor):
     return [
         "DELETE FROM reports_stamp",
         f"INSERT INTO reports_stamp (county, token) VALUES ({GLOBAL}, {token})",
+        f"INSERT INTO reports_stamp (county, token) VALUES ({ENTERED}, {token})",
         f"INSERT INTO reports_stamp (county, token) SELECT id, {token} FROM pairings_organization "
         "WHERE kind = 'county'",
     ]
@@ -144,7 +151,8 @@ def paused():
 
 
 def read(using=None):
-    """{county id (0 for the installation): token} of every stamp, in one query."""
+    """{county id (0 for the installation, -1 for entered figures): token} of every stamp, in
+    one query."""
     from reports.models import Stamp
 
     return dict(Stamp.objects.using(using).values_list("county", "token"))
