@@ -2,6 +2,7 @@
 
 import datetime
 import io
+import zipfile
 
 import pytest
 from docx import Document
@@ -9,6 +10,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
+from reports import docx
 from reports.docx import FONTS, render_docx
 
 TITLE = "县“互助共建”活动开展情况汇报"
@@ -222,3 +224,20 @@ def test_hostile_text_is_written_literally_and_the_file_still_opens():
 def test_texts_are_trimmed_because_the_layout_does_the_indenting():
     document = render(blocks=[("paragraph", "\u3000\u3000全县开展活动。  ")])
     assert document.paragraphs[2].text == "全县开展活动。"
+
+
+def test_copied_paragraphs_and_runs_are_the_xml_python_docx_writes(monkeypatch):
+    # The body copies the first paragraph and run of each format; writing every one through
+    # python-docx, as the first ones are, gives the same document.xml byte for byte.
+    blocks = [*BLOCKS, *BLOCKS, ("paragraph", "一行\n两行\t制表"), ("heading2", "（三）再一个")]
+
+    def document_xml():
+        package = zipfile.ZipFile(io.BytesIO(render_docx(title=TITLE, blocks=blocks, date=DATE)))
+        return package.read("word/document.xml")
+
+    copied = document_xml()
+    monkeypatch.setattr(
+        docx._Body, "paragraph", lambda self, *a, **k: docx._add_paragraph(self.document, *a, **k)
+    )
+    monkeypatch.setattr(docx._Body, "run", lambda self, paragraph, *a: docx._add_run(paragraph, *a))
+    assert copied == document_xml()
