@@ -101,11 +101,12 @@ class ComplianceFilter(BoundedRange, forms.Form):
         field = self.fields["org"]
         field.listed = scopes.filter(listed_scopes(user, chosen))
         field.queryset = scopes  # the widget's choices take `listed` from here
-        self.regimes = [
-            r
+        self.regime_rules = [
+            (r, rules)
             for r, rules in compliance.regimes_with_rules(active_only=True)
             if any(rule.cadence != "none" for rule in rules)
         ]
+        self.regimes = [r for r, _ in self.regime_rules]
         self.fields["regime"].choices = [
             ("", "全部制度"),
             *[(r.code, r.name) for r in self.regimes],
@@ -324,9 +325,14 @@ def compliance_matrix(request):
     page = None
     if not export:
         page = Paginator(pairings, MATRIX_PAGE).get_page(request.GET.get("page"))
-        pairings = pairings.filter(pk__in=[p.pk for p in page.object_list])
+        pairings = list(page.object_list)  # read with their branches
     evaluation = compliance.evaluate(
-        pairings, values["start"], values["end"], regime_codes={regime.code}, today=form.today
+        pairings,
+        values["start"],
+        values["end"],
+        regime_codes={regime.code},
+        today=form.today,
+        regimes=form.regime_rules,
     )
     periods = []
     grid = {}

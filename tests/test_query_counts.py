@@ -67,7 +67,7 @@ QUERIES = {
     "home/secretary": 14,
     "compliance": 16,
     "compliance/supervisor": 16,
-    "compliance-matrix": 12,
+    "compliance-matrix": 10,
     "pairing-card": 26,
     "pairing-card/secretary": 26,
     "report-list": 7,
