@@ -65,10 +65,11 @@ class OrganizationQuerySet(MP_NodeQuerySet, TrashQuerySet):
         return self.filter(kind__in=Organization.BRANCH_KINDS)
 
     def paired_in(self, pairings):
-        """The branches on either side of any of `pairings` (a queryset)."""
-        return self.filter(
-            Q(pk__in=pairings.values("helper_id")) | Q(pk__in=pairings.values("helped_id"))
-        )
+        """The branches on either side of any of `pairings` (a queryset), as a union of ids: the
+        planner sizes it, so a pairing's card or a township's page reads its branches' members
+        by index, where "either side" made it scan all 1.5 million of a province's (0.7 s)."""
+        pairings = pairings.order_by()
+        return self.filter(pk__in=pairings.values("helper_id").union(pairings.values("helped_id")))
 
     def under(self, *orgs):
         """Everything under any of `orgs`, the orgs included: one indexed prefix query."""
