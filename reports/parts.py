@@ -13,8 +13,8 @@ them up; the sums are what the live computation gives, which tests check.
 The parts add up only when the scope is whole counties: every root a county or above counties,
 no branch under a root outside a county, and no pairing of two counties both in the scope
 (its branches and members would count twice). Any other scope is computed live, as are the
-short lists the dashboard names. The figures entered by the organizations above the counties (a
-province's own) are kept under a stamp of their own.
+short lists the dashboard names. A scope above its counties keeps its sums, and with them the
+figures its own organizations entered (a province's), under all its stamps.
 """
 
 import contextvars
@@ -248,10 +248,12 @@ def compute(roots, pairings, start, end, *, today, organizations=None):
 
 
 def _whole(found, kind, start, end, today, compute):
-    """compute() of a scope of several counties, kept under a digest of all its stamps: until
-    one of them is renewed, a city's or province's page reads its sums as one entry instead of
-    adding up its counties' parts again. None (too many parts missing) is not kept."""
-    if len(found.counties) == 1:
+    """compute() of a scope above its counties, kept under a digest of all its stamps (the
+    counties', and the one of the figures entered per organization, which the organizations
+    above the counties enter too): until one of them is renewed, a city's or province's page
+    reads its sums as one entry instead of adding up its counties' parts again. A county's own
+    part is its sum already. None (too many parts missing) is not kept."""
+    if len(found.counties) == 1 and not found.uppers:
         return compute()
     digest = hashlib.sha256(repr((found.counties, found.uppers, found.entered)).encode())
     key = found.key(f"whole:{kind}", "", digest.hexdigest()[:32], start, end, today)
@@ -282,7 +284,8 @@ def _summed(found, start, end, today, *, entered):
         # organizations above them in the scope.
         totals = [part.entered for part in parts.values()]
         if found.uppers:
-            totals.append(_entered_above(found, start, end))
+            uppers = Organization.objects.alive().filter(pk__in=found.uppers)
+            totals.append(figures.period_figures(uppers, start, end))
         for outcome in fig.outcomes:
             outcome.value += sum(t.get(outcome.metric.pk, 0) for t in totals)
     fig.count_tallies = compliance.summed(part.tallies for part in parts.values())
@@ -297,20 +300,6 @@ def _summed(found, start, end, today, *, entered):
         for i in (0, 1)
     )
     return fig
-
-
-def _entered_above(found, start, end):
-    """{metric id: total} of the figures entered by the scope's organizations above its
-    counties (a city's or province's own), kept under the stamp of entered figures."""
-    uppers = hashlib.sha256(",".join(map(str, found.uppers)).encode()).hexdigest()[:16]
-    key = f"cobuild:entered:{version()}:{found.installation}:{found.entered}:{uppers}:{start}:{end}"
-    cache = caches[CACHE]
-    totals = cache.get(key)
-    if totals is None:
-        alive = Organization.objects.alive().filter(pk__in=found.uppers)
-        totals = figures.period_figures(alive, start, end)
-        cache.set(key, totals)
-    return totals
 
 
 def _add_up(parts, start, end):

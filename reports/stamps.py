@@ -8,8 +8,8 @@ the workflow, the importer, the admin, a queryset update), no reader sees a stal
 County 0 is the whole installation's stamp: organizations (their paths decide which county a
 branch lies in), regimes with their cadences and metrics change every county's figures. County
 -1 is the stamp of the figures entered per organization, renewed by every write to them: the
-figures a city or province enters for itself lie in no county, and reports.parts keeps their
-totals under it.
+figures a city or province enters for itself lie in no county, and reports.parts keeps a wide
+scope's sums, which hold them, under it too.
 
 The same statements serve SQLite and PostgreSQL; only the random token differs.
 """
