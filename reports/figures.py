@@ -137,12 +137,17 @@ def compute(pairings, start, end, *, today, organizations=None, branches=None):
         OutcomeTotal(m, (flows.get(m.pk) or Decimal(0)) + entered.get(m.pk, Decimal(0)))
         for m in metrics
     ]
-    commitments = Commitment.objects.alive().filter(pairing__in=pairing_ids)
-    deeds = commitments.filter(status="done", done_on__range=(start, end)).aggregate(
-        n=Count("pk"), amount=Sum("amount")
-    )
-    open_commitments = commitments.filter(status__in=["planned", "in_progress"]).aggregate(
-        open=Count("pk"), overdue=Count("pk", filter=Q(due_date__lt=today))
+    done = Q(status=Commitment.Status.DONE, done_on__range=(start, end))
+    unfinished = Q(status__in=[Commitment.Status.PLANNED, Commitment.Status.IN_PROGRESS])
+    commitments = (
+        Commitment.objects.alive()
+        .filter(pairing__in=pairing_ids)
+        .aggregate(
+            done=Count("pk", filter=done),
+            amount=Sum("amount", filter=done),
+            open=Count("pk", filter=unfinished),
+            overdue=Count("pk", filter=unfinished & Q(due_date__lt=today)),
+        )
     )
     rectifications = (
         Rectification.objects.alive()
@@ -170,13 +175,13 @@ def compute(pairings, start, end, *, today, organizations=None, branches=None):
         scope=(pairings, start, end, today),
         counted_range=counted_range,
         outcomes=outcomes,
-        deeds_done=deeds["n"],
-        deeds_amount=deeds["amount"] or Decimal(0),
+        deeds_done=commitments["done"],
+        deeds_amount=commitments["amount"] or Decimal(0),
         monthly=_every_month(start, end, month_rows),
         open_rectifications=rectifications["open"],
         overdue_rectifications=rectifications["overdue"],
-        open_commitments=open_commitments["open"],
-        overdue_commitments=open_commitments["overdue"],
+        open_commitments=commitments["open"],
+        overdue_commitments=commitments["overdue"],
     )
 
 

@@ -18,6 +18,7 @@ figures its own organizations entered (a province's), under all its stamps.
 """
 
 import contextvars
+import datetime
 import functools
 import hashlib
 import sys
@@ -184,11 +185,43 @@ def _fetch(plan, kind, start, end, today, compute):
     return {keys[key][0]: part for key, part in found.items()}
 
 
+def year_of(today):
+    """The dashboard's default range, and the one warm_parts and refresh() compute: the year."""
+    return datetime.date(today.year, 1, 1), datetime.date(today.year, 12, 31)
+
+
+# A request that wrote in more counties than this (an import over a city) leaves their parts to
+# their readers; and a change to the organizations, regimes or metrics, which every county's
+# part reads, to warm_parts and the readers.
+REFRESH_LIMIT = 3
+
+
+def refresh(before, *, today):
+    """Compute and keep the year's part (year_of) of each county whose stamp is no longer the
+    one in `before` (stamps.read() taken before a request wrote): the next reader of that
+    county's dashboard, or of a city's or province's, finds it kept instead of waiting for it.
+    On the primary database, whose stamps name its rows. Returns the ids of the counties."""
+    after = stamps.read()
+    installation = after.get(stamps.GLOBAL)
+    changed = sorted(pk for pk, token in after.items() if pk > 0 and before.get(pk) != token)
+    if installation is None or installation != before.get(stamps.GLOBAL) or not changed:
+        return []
+    layout = _layout(installation)
+    if layout.nested or len(changed) > REFRESH_LIMIT:
+        return []
+    paths = dict(layout.counties)
+    found = Plan(installation, tuple((pk, paths[pk], after[pk]) for pk in changed if pk in paths))
+    start, end = year_of(today)
+    with filling():
+        _fetch(found, "figures", start, end, today, _county_figures(start, end, today))
+    return [pk for pk, _, _ in found.counties]
+
+
 def _pairings_of(pk, path):
     """The county's pairings as a list of ids: every query of its part then reads a few hundred
     pairings by their index, where a subquery of a province's pairings joined to their branches
     made the planner scan the province's members or summaries for each county."""
-    return Pairing.objects.filter(pk__in=access.pairing_ids_under(Organization(pk=pk, path=path)))
+    return access.pairings_with_ids(access.pairing_ids_under(Organization(pk=pk, path=path)))
 
 
 def _county_figures(start, end, today):

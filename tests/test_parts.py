@@ -8,10 +8,12 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from activities import workflow
 from activities.models import (
@@ -270,6 +272,24 @@ def test_parts_equal_the_live_figures_after_random_writes(seed):
         assert sorted(access.pairing_ids_under(county)) == sorted(
             access.pairings_under(county).values_list("pk", flat=True)
         )
+
+
+def test_a_list_of_pairing_ids_is_one_parameter_however_long():
+    w = make_region()
+    for pairing in w.pairings:
+        make_submitted_activity(pairing, "activity_day", datetime.date(2025, 3, 5))
+    ids = sorted(access.pairing_ids_under(w.counties[0]))
+    assert len(ids) > 1
+    for chosen in (ids, ids[:1], [*ids, 10**9], []):
+        pairings = access.pairings_with_ids(chosen)
+        assert sorted(pairings.values_list("pk", flat=True)) == [pk for pk in chosen if pk in ids]
+        # As a subquery of another table, as the parts use it.
+        activities = Activity.objects.filter(pairing__in=pairings.values("pk"))
+        assert activities.count() == len(pairings)
+    # The ids go to the database as one parameter (an array, or JSON for SQLite), not one each:
+    # a county's 300 ids cost more to compile and quote than its queries took to run.
+    _, params = access.pairings_with_ids(ids).query.sql_with_params()
+    assert len(params) == 1
 
 
 def test_each_write_renews_the_stamp_of_its_county_only():
@@ -560,3 +580,74 @@ def test_the_report_s_live_facts_read_the_range_as_it_is_now():
     assert got.plan is not None  # 1 of 3 parts missing
     live = figures.compute(pairings, start, end, today=TODAY)
     assert situation.pairing_facts(got) == situation.pairing_facts(live)  # facts: most missing
+
+
+def _kept_year_part(county, today):
+    """The county's year part (what its dashboard reads by default) in the cache, or None."""
+    found = parts.plan((county.path,))
+    start, end = parts.year_of(today)
+    key = found.key("figures", county.pk, found.counties[0][2], start, end, today)
+    return caches[parts.CACHE].get(key)
+
+
+def test_a_write_computes_its_county_s_year_part_before_it_answers(client):
+    from tests.test_activity_views import activity_form, new_for
+
+    w = make_region()
+    first, second = w.counties
+    pairing = w.pairings[0]  # in the first county
+    today = timezone.localdate()
+    client.force_login(make_user(role=Assignment.Role.SECRETARY, org=pairing.helper))
+    response = client.post(
+        new_for(pairing), activity_form(draft=None, submit="1", date=today.isoformat())
+    )
+    assert response.status_code == 302
+    assert Activity.objects.get(pairing=pairing).status == Activity.Status.SUBMITTED
+    part = _kept_year_part(first, today)
+    assert part is not None and _kept_year_part(second, today) is None
+    live = figures.compute(access.pairings_under(first), *parts.year_of(today), today=today)
+    assert part.figures.activities == live.activities == 1
+    assert part.figures.members == live.members == 6
+    # The county's staff find the figures kept: their dashboard reads no summary.
+    client.force_login(make_user(role=Assignment.Role.COUNTY_STAFF, org=first))
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("home"))
+    assert page.context["dashboard"]["figures"].activities == 1
+    assert not [q for q in queries.captured_queries if "activities_activitysummary" in q["sql"]]
+
+
+def test_a_change_every_county_reads_or_a_write_in_many_counties_is_left_to_the_readers():
+    w = make_region(counties=parts.REFRESH_LIMIT + 1)
+    today = timezone.localdate()
+
+    def write(pairings):
+        before = stamps.read()
+        for pairing in pairings:
+            make_submitted_activity(pairing, "activity_day", today)
+        return before
+
+    # One pairing per county: w.pairings holds two per county.
+    assert parts.refresh(write(w.pairings[:1]), today=today) == [w.counties[0].pk]
+    assert parts.refresh(write(w.pairings[::2]), today=today) == []
+    before = write(w.pairings[2:3])
+    make_org(w.region, kind="committee", sector="rural", name="新设乡党委")  # every county's
+    assert parts.refresh(before, today=today) == []
+    assert all(_kept_year_part(county, today) is None for county in w.counties[1:])
+
+
+def test_a_write_is_kept_and_answered_when_computing_its_part_fails(client, monkeypatch, caplog):
+    from tests.test_activity_views import activity_form, new_for
+
+    w = make_region()
+    pairing = w.pairings[0]
+
+    def fail(before, *, today):
+        raise ConnectionError("缓存服务器无法连接")
+
+    monkeypatch.setattr(parts, "refresh", fail)
+    client.force_login(make_user(role=Assignment.Role.SECRETARY, org=pairing.helper))
+    date = timezone.localdate().isoformat()
+    response = client.post(new_for(pairing), activity_form(draft=None, submit="1", date=date))
+    assert response.status_code == 302
+    assert Activity.objects.filter(pairing=pairing, status=Activity.Status.SUBMITTED).exists()
+    assert "computing the parts after POST" in caplog.text
