@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "cobuild.security.SessionSecurityMiddleware",
     # Turns axes' lockout signal into the Chinese lockout page (wraps the response only).
     "axes.middleware.AxesMiddleware",
+    # After a write commits, the year's figures of the counties it wrote in (reports.parts).
+    "reports.middleware.RefreshPartsMiddleware",
     # Last: runs writing views in one transaction with their audit rows (cobuild/audit.py).
     "cobuild.audit.AuditMiddleware",
 ]

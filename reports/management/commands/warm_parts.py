@@ -1,6 +1,5 @@
 """Compute the day's county parts (reports.parts) before anyone asks: for cron, after midnight."""
 
-import datetime
 import time
 
 from django.core.cache import caches
@@ -22,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, **options):
         started = time.perf_counter()
         today = timezone.localdate()
-        year = datetime.date(today.year, 1, 1), datetime.date(today.year, 12, 31)
+        year = parts.year_of(today)
         cache = caches[parts.CACHE]
         for root in Organization.objects.alive().filter(depth=1).order_by("path"):
             plan = parts.plan((root.path,))
