@@ -416,6 +416,7 @@ def activity_counts(pairings, start, end, fields):
     from django.db.models.functions import Cast, Substr
 
     from activities.models import Activity, ActivitySummary
+    from pairings.access import pairing_in
 
     whole, edges = month_split(start, end)
     totals = {}
@@ -428,7 +429,7 @@ def activity_counts(pairings, start, end, fields):
 
     if whole:
         rows = (
-            ActivitySummary.objects.filter(pairing__in=pairings.values("pk"), month__range=whole)
+            ActivitySummary.objects.filter(pairing_in("pairing", pairings), month__range=whole)
             .values_list(*fields)
             .annotate(Sum("activities"), Sum("on_time"), Sum("villagers"))
             .order_by()
@@ -439,7 +440,7 @@ def activity_counts(pairings, start, end, fields):
         live = [f for f in fields if f != "month"]
         rows = (
             Activity.objects.counted()
-            .filter(_live_months(edges), pairing__in=pairings.values("pk"))
+            .filter(_live_months(edges), pairing_in("pairing", pairings))
             .annotate(ym=Substr(Cast("date", CharField()), 1, 7))
             .values_list(*live, "ym")
             .annotate(
@@ -459,12 +460,13 @@ def outcome_totals(pairings, start, end):
     from django.db.models import Sum
 
     from activities.models import Activity, Outcome, OutcomeSummary
+    from pairings.access import pairing_in
 
     whole, edges = month_split(start, end)
     totals = {}
     if whole:
         rows = (
-            OutcomeSummary.objects.filter(pairing__in=pairings.values("pk"), month__range=whole)
+            OutcomeSummary.objects.filter(pairing_in("pairing", pairings), month__range=whole)
             .values_list("metric_id")
             .annotate(Sum("total"))
             .order_by()
@@ -472,7 +474,7 @@ def outcome_totals(pairings, start, end):
         totals.update(rows)
     if edges:
         activities = Activity.objects.counted().filter(
-            _live_months(edges), pairing__in=pairings.values("pk")
+            _live_months(edges), pairing_in("pairing", pairings)
         )
         rows = (
             Outcome.objects.filter(activity__in=activities.values("pk"))

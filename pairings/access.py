@@ -348,8 +348,21 @@ class _AnyOf(In):
 
 
 def pairings_with_ids(ids):
-    """The pairings whose ids are in `ids` (a list), as a queryset."""
-    return Pairing.objects.filter(_AnyOf(F("pk"), ids))
+    """The pairings whose ids are in `ids` (a list), as a queryset that pairing_in() knows."""
+    pairings = Pairing.objects.filter(_AnyOf(F("pk"), ids))
+    pairings.listed_ids = ids  # a filtered copy does not carry them: it holds fewer pairings
+    return pairings
+
+
+def pairing_in(field, pairings):
+    """The condition that `field` (a pairing's id) is one of `pairings` (a queryset). Over the
+    pairings of pairings_with_ids it tests the ids themselves, which an index leading with
+    `field` serves: as a subquery of the pairings, PostgreSQL met a county's summaries in a
+    city by reading the whole city's months (a county's activity counts 26 → 6.5 ms)."""
+    ids = getattr(pairings, "listed_ids", None)
+    if ids is not None:
+        return _AnyOf(F(field), ids)
+    return Q(**{f"{field}__in": pairings.values("pk")})
 
 
 def organizations_under_scope(user):

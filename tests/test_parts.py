@@ -283,9 +283,15 @@ def test_a_list_of_pairing_ids_is_one_parameter_however_long():
     for chosen in (ids, ids[:1], [*ids, 10**9], []):
         pairings = access.pairings_with_ids(chosen)
         assert sorted(pairings.values_list("pk", flat=True)) == [pk for pk in chosen if pk in ids]
-        # As a subquery of another table, as the parts use it.
+        # As a subquery of another table, and as the ids themselves (pairing_in), as the parts
+        # use them; a filtered copy holds fewer pairings, so it is a subquery again.
         activities = Activity.objects.filter(pairing__in=pairings.values("pk"))
         assert activities.count() == len(pairings)
+        assert Activity.objects.filter(access.pairing_in("pairing", pairings)).count() == len(
+            pairings
+        )
+        fewer = pairings.filter(pk__in=ids[:1])
+        assert Activity.objects.filter(access.pairing_in("pairing", fewer)).count() == len(fewer)
     # The ids go to the database as one parameter (an array, or JSON for SQLite), not one each:
     # a county's 300 ids cost more to compile and quote than its queries took to run.
     _, params = access.pairings_with_ids(ids).query.sql_with_params()
