@@ -23,6 +23,22 @@ def _test_settings(tmp_path_factory):
     django_settings.COBUILD = {**django_settings.COBUILD, "OTP_REQUIRED": True}
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, the test database is a file, not Django's shared in-memory one.
+
+    With an in-memory database the live server's request threads and the test all use one
+    connection object, with no lock: requests served at once (a page's and the service worker's)
+    share one transaction state. A browser test failed once on CI with a 404 for a pairing its
+    fixture had just made, which it never did here; a file gives each thread its own connection,
+    as in production, and rules that sharing out.
+    """
+    database = django_settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        folder = tmp_path_factory.mktemp("database")
+        database.setdefault("TEST", {})["NAME"] = str(folder / "test.sqlite3")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _force_login_passes_the_second_factor():
     """`client.force_login(user)` stands for a completed sign-in: password and, where the role
@@ -91,6 +107,10 @@ def pytest_runtest_teardown(item, nextitem):
     finally:
         if sqlite and nextitem is not None:
             with blocker.unblock(), connection.schema_editor() as editor:
+                # This connection may have read the schema before the triggers were dropped, and
+                # SQLite checks a CREATE against the schema it last read ("already exists"): a read
+                # of the schema table first makes it read the current one.
+                editor.execute("SELECT count(*) FROM sqlite_master")
                 install_protection(editor)
 
 
