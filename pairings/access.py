@@ -365,6 +365,21 @@ def pairing_in(field, pairings):
     return Q(**{f"{field}__in": pairings.values("pk")})
 
 
+def readable_in(pairings, queryset):
+    """The rows of `queryset` that belong to `pairings`: pairings the user reads, as loaded from
+    visible_pairings(user). They are the rows readable(user, queryset) holds of those pairings,
+    found by the pairings' ids alone: the user's scope, already applied to the pairings, is not
+    applied again (a secretary's home spent more time planning its lists' scope joins than
+    running them)."""
+    model = queryset.model
+    ids = [pairing.pk for pairing in pairings]
+    q = Q(pk__in=[])
+    for prefix in PAIRING_SCOPED[model._meta.label_lower]:
+        column = prefix.removesuffix("__") or "pk"
+        q |= Q(_AnyOf(F(column), ids)) & _alive_chain_q(model, prefix.removesuffix("pairing__"))
+    return _alive(queryset).filter(q)
+
+
 def organizations_under_scope(user):
     """The organizations under the user's subtree roles (not partners, not a secretary's branch)."""
     return Organization.objects.alive().filter(_paths_q("", scope_of(user).read_paths))

@@ -254,6 +254,25 @@ class ScopeMatrixTests(TestCase):
                     tested = access.readable(fresh, queryset, row_by_row=True)
                     assert tested.filter(pk=obj.pk).exists() == indexed, (user_name, name)
 
+    def test_the_rows_of_readable_pairings_are_the_readable_rows_on_them(self):
+        # A secretary's home finds its lists by the ids of the pairings it shows.
+        staff = self.users["county staff"]
+        self.a["inspection"].trash(by=staff)  # its scores and rectifications go out with it
+        answers = set()
+        for user_name, user in self.users.items():
+            fresh = type(user).objects.get(pk=user.pk)
+            pairings = list(access.visible_pairings(fresh))
+            for side in (self.a, self.b):
+                for name, obj in side.items():
+                    if type(obj)._meta.label_lower not in access.PAIRING_SCOPED:
+                        continue
+                    queryset = type(obj)._default_manager.all()
+                    expected = access.readable(fresh, queryset).filter(pk=obj.pk).exists()
+                    found = access.readable_in(pairings, queryset).filter(pk=obj.pk).exists()
+                    assert found == expected, (user_name, name)
+                    answers.add(found)
+        assert answers == {True, False}
+
     def test_ended_assignment_organization_in_trash_gives_no_scope(self):
         secretary = self.users["organ1 secretary"]
         self.a["organ branch"].trash(by=self.users["county staff"])
