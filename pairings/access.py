@@ -385,6 +385,14 @@ def organizations_under_scope(user):
     return Organization.objects.alive().filter(_paths_q("", scope_of(user).read_paths))
 
 
+def visible_scopes(user):
+    """The organizations above the branches that the user reads (the county, townships,
+    committees): the scopes of the dashboard and the compliance pages. The partners a reader
+    reaches through pairings are branches (Pairing.clean), so these are the non-branch
+    organizations under the user's subtrees, found without a look at the pairings."""
+    return organizations_under_scope(user).exclude(kind__in=Organization.BRANCH_KINDS)
+
+
 def visible_organizations(user):
     return readable(user, Organization.objects.all())
 

@@ -91,11 +91,7 @@ class ComplianceFilter(BoundedRange, forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.today = timezone.localdate()
-        scopes = (
-            access.visible_organizations(user)
-            .exclude(kind__in=Organization.BRANCH_KINDS)
-            .order_by("path")
-        )
+        scopes = access.visible_scopes(user).order_by("path")
         chosen = str(self.data.get(self.add_prefix("org")) or "").strip() if self.is_bound else ""
         chosen = int(chosen) if chosen.isascii() and chosen.isdigit() and len(chosen) < 10 else None
         field = self.fields["org"]
@@ -136,9 +132,7 @@ class ComplianceFilter(BoundedRange, forms.Form):
     def rollup_organizations(self):
         """The rows of the by-organization table: the level under the chosen scope."""
         org = self.values["org"]
-        visible = access.visible_organizations(self.user).exclude(
-            kind__in=Organization.BRANCH_KINDS
-        )
+        visible = access.visible_scopes(self.user)
         if org is not None:
             return list(
                 visible.filter(path__startswith=org.path, depth=org.depth + 1).order_by("path")

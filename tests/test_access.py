@@ -23,7 +23,7 @@ from activities.models import (
     Regime,
 )
 from pairings import access
-from pairings.models import Assignment, HelpPairing, Household
+from pairings.models import Assignment, HelpPairing, Household, Organization
 from tests.factories import (
     make_activity,
     make_branch,
@@ -272,6 +272,17 @@ class ScopeMatrixTests(TestCase):
                     assert found == expected, (user_name, name)
                     answers.add(found)
         assert answers == {True, False}
+
+    def test_the_scopes_are_the_readable_organizations_above_the_branches(self):
+        found = set()
+        for user_name, user in self.users.items():
+            fresh = type(user).objects.get(pk=user.pk)
+            expected = access.visible_organizations(fresh).exclude(
+                kind__in=Organization.BRANCH_KINDS
+            )
+            assert set(access.visible_scopes(fresh)) == set(expected), user_name
+            found |= set(expected)
+        assert found  # county staff and supervisors read committees
 
     def test_ended_assignment_organization_in_trash_gives_no_scope(self):
         secretary = self.users["organ1 secretary"]
