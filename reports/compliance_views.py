@@ -9,8 +9,9 @@ from django.db.models import Q
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from activities import compliance
@@ -21,10 +22,22 @@ from pairings.models import Organization
 from reports.xlsx import workbook_response
 
 MATRIX_PAGE = 50
+# A matrix cell. A row's cells are put together with str.format from pieces escaped beforehand
+# (each state's texts once, here; the link's parts once a page) or numbers: 50 rows of 12 cells
+# are 600 cells, and format_html escaped each of their eight values anew.
 MATRIX_CELL = (
-    '<td class="cell cell-{}"><a href="{}" title="{}：{}次（应{}次）"><span aria-hidden="true">{}'
-    '</span><span class="visually-hidden">{}</span>{}</a></td>'
+    '<td class="cell cell-{state}"><a href="{link}" title="{label}：{count:d}次（应{required:d}次）">'
+    '<span aria-hidden="true">{symbol}</span><span class="visually-hidden">{label}</span>{small}'
+    "</a></td>"
 )
+MATRIX_STATES = {
+    state: {
+        "state": escape(state),
+        "label": escape(label),
+        "symbol": escape(compliance.State.SYMBOLS[state]),
+    }
+    for state, label in compliance.State.LABELS.items()
+}
 # The dates a query may name, and its longest span: beyond them the arithmetic would run for
 # minutes (or past the year 9999) for no reader.
 EARLIEST = datetime.date(2000, 1, 1)
@@ -288,18 +301,20 @@ def compliance_summary(request):
     )
 
 
-def _matrix_cell(cell, link):
-    """What MATRIX_CELL is filled with: a cell's state, link, title, symbol and count."""
-    label = compliance.State.LABELS[cell.state]
-    return (
-        cell.state,
-        link,
-        label,
-        cell.count,
-        cell.required,
-        compliance.State.SYMBOLS[cell.state],
-        label,
-        format_html("<small>{}</small>", cell.count) if cell.count else "",
+def _matrix_row(pairing, cells, link_start, link_ends):
+    """A pairing's cells as HTML (MATRIX_CELL); `link_start` and `link_ends` (one per period)
+    are escaped already, and the link puts the pairing's id between them."""
+    return mark_safe(
+        "".join(
+            MATRIX_CELL.format(
+                link=f"{link_start}{pairing.pk:d}{link_end}",
+                count=cell.count,
+                required=cell.required,
+                small=f"<small>{cell.count:d}</small>" if cell.count else "",
+                **MATRIX_STATES[cell.state],
+            )
+            for cell, link_end in zip(cells, link_ends, strict=True)
+        )
     )
 
 
@@ -360,28 +375,20 @@ def compliance_matrix(request):
                 )
             ],
         )
-    # Each cell links to its activities: the list filtered by pairing, regime and period (the
-    # query strings put together from parts encoded once, not one urlencode call per cell). A
-    # row's cells are one format_html_join: 50 rows of 12 cells are 600 cells, and each variable
-    # of a template cell costs a lookup, an escape and a localization.
-    activities_url = reverse("activities:list")
+    # Each cell links to its activities: the list filtered by pairing, regime and period.
+    link_start = escape(f"{reverse('activities:list')}?pairing=")
     regime_query = urlencode({"regime": regime.code})
-    period_queries = [
-        urlencode({"date_from": p.start.isoformat(), "date_to": p.end.isoformat()}) for p in periods
+    link_ends = [
+        escape(
+            f"&{regime_query}&{urlencode({'date_from': p.start.isoformat(), 'date_to': p.end.isoformat()})}"
+        )
+        for p in periods
     ]
     rows = [
         (
             pairing,
-            format_html_join(
-                "",
-                MATRIX_CELL,
-                (
-                    _matrix_cell(
-                        grid[pairing.pk][period],
-                        f"{activities_url}?pairing={pairing.pk}&{regime_query}&{period_query}",
-                    )
-                    for period, period_query in zip(periods, period_queries, strict=True)
-                ),
+            _matrix_row(
+                pairing, [grid[pairing.pk][period] for period in periods], link_start, link_ends
             ),
         )
         for pairing in ordered
