@@ -5,8 +5,10 @@ table the figures read give the county of the written row a new random token in 
 transaction, so a part cached under the old token is never read again: whatever writes (a form,
 the workflow, the importer, the admin, a queryset update), no reader sees a stale part.
 
-County 0 is the whole installation's stamp: organizations (their paths decide which county a
-branch lies in), regimes with their cadences and metrics change every county's figures. County
+County 0 is the whole installation's stamp: regimes with their cadences and metrics change every
+county's figures, and so does an organization's write that may change which county a branch lies
+in (a path, a kind, the trash, a county itself, an organization in no county); any other write to
+an organization renews its own county and its partners' counties. County
 -1 is the stamp of the figures entered per organization, renewed by every write to them: the
 figures a city or province enters for itself lie in no county, and reports.parts keeps a wide
 scope's sums, which hold them, under it too.
@@ -56,6 +58,33 @@ _BRANCH_AND_PARTNERS = (
     "UNION SELECT p.helper_id FROM pairings_pairing p WHERE p.helped_id = {branch}"
 )
 
+# An organization's write changes every county only when it may change which county a branch
+# lies in, or which organizations are counties: the layout reports.parts reads (a row that is a
+# county or lies in no county, such as a city; a change of path, kind or trash; a hard delete).
+# Any other write (a name, a code, a sector, a child added under it) changes its own county's
+# figures and, through pairings across a county line, its partners' counties'.
+_BUMP_GLOBAL_WHEN = """INSERT INTO reports_stamp (county, token) SELECT {county}, {token}
+    WHERE {condition}
+    ON CONFLICT (county) DO UPDATE SET token = excluded.token"""
+_COUNTY_OR_NO_COUNTY = (
+    "{r}.kind = 'county' OR NOT EXISTS (SELECT 1 FROM pairings_organization c "
+    "WHERE c.kind = 'county' AND substr({r}.path, 1, length(c.path)) = c.path)"
+)
+_LAYOUT_CHANGED = {
+    "INSERT": _COUNTY_OR_NO_COUNTY.format(r="NEW"),
+    "UPDATE": " OR ".join(
+        [
+            "OLD.path <> NEW.path",
+            "OLD.kind <> NEW.kind",
+            "(OLD.deleted_at IS NULL) <> (NEW.deleted_at IS NULL)",
+            _COUNTY_OR_NO_COUNTY.format(r="OLD"),
+            _COUNTY_OR_NO_COUNTY.format(r="NEW"),
+        ]
+    ),
+    "DELETE": "1 = 1",
+}
+_ORGANIZATION_AND_PARTNERS = _BRANCH_AND_PARTNERS.format(branch="{r}.id")
+
 # table → the organization ids (SQL, `{r}` the row) whose counties a write to a row changes;
 # None for the tables that change every county.
 TABLES = {
@@ -77,7 +106,7 @@ TABLES = {
     "pairings_pairing": "{r}.helper_id, {r}.helped_id",
     "pairings_member": _BRANCH_AND_PARTNERS.format(branch="{r}.branch_id"),
     "activities_periodfigure": "{r}.organization_id",
-    "pairings_organization": None,
+    "pairings_organization": _ORGANIZATION_AND_PARTNERS,
     "activities_regime": None,
     "activities_regimecadence": None,
     "activities_metric": None,
@@ -94,7 +123,14 @@ def triggers(vendor):
         for event, rows in EVENTS.items():
             if orgs is None:
                 body = [_BUMP_GLOBAL.format(county=GLOBAL, token=token)]
-                if table == "pairings_organization" and "NEW" in rows:
+            elif table == "pairings_organization":
+                body = [
+                    _BUMP_GLOBAL_WHEN.format(
+                        county=GLOBAL, token=token, condition=_LAYOUT_CHANGED[event]
+                    )
+                ]
+                if event != "DELETE":  # a deleted row is gone: the installation's stamp only
+                    body.append(_BUMP_COUNTIES.format(token=token, orgs=orgs.format(r="NEW")))
                     body.append(_STAMP_NEW_COUNTY.format(token=token))
             else:
                 body = [_BUMP_COUNTIES.format(token=token, orgs=orgs.format(r=r)) for r in rows]

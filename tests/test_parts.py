@@ -341,9 +341,28 @@ def test_each_write_renews_the_stamp_of_its_county_only():
     other = w.pairings[2]
     pairing.helped = other.helped
     assert renewed(pairing.save) == {first.pk, second.pk}
-    # Organizations, regimes and metrics change every county: the installation's stamp.
-    township = Organization.objects.get(path=pairing.helped.path[:-4])
-    assert renewed(lambda: Organization.objects.filter(pk=township.pk).update(name="改名")) == {0}
+    # An organization renamed, or given a child: its county. A branch with a partner across the
+    # county line: both counties.
+    township = Organization.objects.get(path=w.pairings[1].helped.path[:-4])  # the first's
+    assert renewed(lambda: Organization.objects.filter(pk=township.pk).update(name="改名")) == {
+        first.pk
+    }
+    assert renewed(lambda: make_branch(township, sector="rural")) == first_only
+    branch = Organization.objects.filter(pk=pairing.helped_id)
+    assert renewed(lambda: branch.update(name="改名")) == {first.pk, second.pk}
+    # What may move branches between counties changes every county: the installation's stamp.
+    both = {0, first.pk, second.pk}
+    assert renewed(lambda: branch.update(kind=Organization.Kind.GENERAL_BRANCH)) == both
+    assert renewed(lambda: branch.update(path=f"{other.helped.path[:-4]}9999")) == both
+    assert renewed(lambda: branch.update(deleted_at=timezone.now())) == both
+    assert renewed(lambda: Organization.objects.filter(pk=first.pk).update(name="改名县")) == {
+        0,
+        first.pk,
+    }
+    assert renewed(lambda: Organization.objects.filter(pk=w.region.pk).update(name="改名市")) == {0}
+    renewed_by_new_county = renewed(lambda: make_org(w.region, name="新县", kind="county"))
+    assert renewed_by_new_county == {0, Organization.objects.get(name="新县").pk}
+    # Regimes and metrics change every county.
     regime = Regime.objects.get(code="joint_meeting")
     assert renewed(lambda: RegimeCadence.objects.filter(regime=regime).update(required=2)) == {0}
     # A write rolled back renews nothing.
@@ -361,6 +380,23 @@ def test_a_rule_change_is_not_hidden_by_the_cached_parts():
     roots, pairings = (w.region.path,), access.pairings_under(w.region)
     assert_same(roots, pairings)
     RegimeCadence.objects.filter(regime__code="joint_meeting").update(required=2)
+    assert_same(roots, pairings)
+
+
+def test_an_organization_change_is_not_hidden_by_the_cached_parts():
+    # An organization's write that moves no branch between counties renews its county only;
+    # the figures that read it (a branch's sector, the branches in the trash) still add up.
+    w = make_region()
+    for pairing in w.pairings:
+        make_submitted_activity(pairing, "joint_meeting", datetime.date(2025, 2, 10))
+    roots, pairings = (w.region.path,), access.pairings_under(w.region)
+    assert_same(roots, pairings)
+    organ = Organization.objects.filter(pk=w.pairings[0].helper_id)
+    organ.update(sector="rural", name="改名党支部")  # counted as a village-side branch now
+    assert_same(roots, pairings)
+    make_member(make_branch(Organization.objects.get(path=w.pairings[0].helped.path[:-4])))
+    assert_same(roots, pairings)
+    organ.update(deleted_at=timezone.now())  # its pairing leaves everyone's scope
     assert_same(roots, pairings)
 
 
