@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from activities.models import ActivitySummary, Cadence, Regime, RegimeCadence
 from activities.periods import Period
+from pairings import access
 from pairings.models import Organization, PairingSuspension
 
 MONTHS = {Cadence.MONTH: 1, Cadence.QUARTER: 3, Cadence.HALF: 6, Cadence.YEAR: 12}
@@ -438,12 +439,13 @@ def current_status(pairings, today):
 
 CELLS_SQL = """
 WITH per (regime_id, pstart, pend, required) AS (VALUES {values}),
+scope_ids (id) AS ({scope}),
 done AS (
     SELECT s.pairing_id AS pairing_id, per.regime_id AS regime_id, per.pstart AS pstart,
         SUM(s.activities) AS n, SUM(s.on_time) AS t
-    FROM activities_activitysummary s
+    FROM {summaries}
     JOIN per ON s.regime_id = per.regime_id AND s.month >= per.pstart AND s.month <= per.pend
-    WHERE s.pairing_id IN ({scope}) AND s.month >= %s AND s.month <= %s
+    WHERE {in_scope} AND s.month >= %s AND s.month <= %s
     GROUP BY s.pairing_id, per.regime_id, per.pstart
 )
 SELECT p.id, p.code, h.path, v.path, per.regime_id, COUNT(*),
@@ -454,13 +456,29 @@ JOIN pairings_organization h ON h.id = p.helper_id
 JOIN pairings_organization v ON v.id = p.helped_id
 CROSS JOIN per
 LEFT JOIN done d ON d.pairing_id = p.id AND d.regime_id = per.regime_id AND d.pstart = per.pstart
-WHERE p.id IN ({scope}) AND p.start_date <= per.pstart
+WHERE p.id IN (SELECT id FROM scope_ids) AND p.start_date <= per.pstart
     AND (p.end_date IS NULL OR p.end_date >= per.pend)
     AND NOT EXISTS (
         SELECT 1 FROM pairings_pairingsuspension x WHERE x.pairing_id = p.id
         AND x.start_date <= per.pend AND (x.end_date IS NULL OR x.end_date >= per.pstart))
 GROUP BY p.id, p.code, h.path, v.path, per.regime_id
 """
+
+
+# How the roll-up reads the scope's summaries. SQLite keeps the order of a CROSS JOIN: the ids
+# lead, and each reads its months by the (pairing, month) index; left to choose, it built an
+# index of a whole city's summaries by regime for one county's part (122 ms; 22 ms so).
+# PostgreSQL, given that order, hashed the city's year of summaries instead (14 → 34 ms).
+SUMMARIES_IN_SCOPE = {
+    "sqlite": {
+        "summaries": "scope_ids CROSS JOIN activities_activitysummary s",
+        "in_scope": "s.pairing_id = scope_ids.id",
+    },
+    "postgresql": {
+        "summaries": "activities_activitysummary s",
+        "in_scope": "s.pairing_id IN (SELECT id FROM scope_ids)",
+    },
+}
 
 
 class PairingRow(NamedTuple):
@@ -681,13 +699,15 @@ def rollup(pairings, start, end, *, today=None, regimes=None):
         return result
     using = router.db_for_read(Pairing)
     try:
-        scope_sql, scope_params = pairings.values("pk").query.get_compiler(using).as_sql()
+        scope_sql, scope_params = access.pairing_ids_sql(pairings, using)
     except EmptyResultSet:  # an empty list of pairings: nothing is due
         return result
     first = min(params[1::4])
     last = max(params[2::4])
-    params += [*scope_params, first, last, *scope_params]
-    sql = CELLS_SQL.format(values=", ".join(values), scope=scope_sql)
+    params += [*scope_params, first, last]
+    sql = CELLS_SQL.format(
+        values=", ".join(values), scope=scope_sql, **SUMMARIES_IN_SCOPE[connections[using].vendor]
+    )
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -11,7 +11,8 @@ Out of scope is a 404 (existence is never revealed); in scope but read-only is a
 
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import EmptyResultSet, PermissionDenied
+from django.db import connections
 from django.db.models import F, Func, Q
 from django.db.models.lookups import In
 from django.http import Http404
@@ -363,6 +364,22 @@ def pairing_in(field, pairings):
     if ids is not None:
         return _AnyOf(F(field), ids)
     return Q(**{f"{field}__in": pairings.values("pk")})
+
+
+def pairing_ids_sql(pairings, using):
+    """(SQL, params) of a subquery that yields the ids of `pairings` (a queryset), for raw SQL.
+    Over the pairings of pairings_with_ids it yields the ids themselves, as pairing_in() tests
+    them: as a subquery of the pairings, SQLite met a county's roll-up in a city by reading the
+    city's summaries (139 ms where the county alone took 23). Raises EmptyResultSet for none."""
+    ids = getattr(pairings, "listed_ids", None)
+    if ids is None:
+        return pairings.values("pk").query.get_compiler(using).as_sql()
+    if not ids:
+        raise EmptyResultSet
+    text = ",".join(str(int(pk)) for pk in ids)
+    if connections[using].vendor == "postgresql":
+        return "SELECT unnest(%s::bigint[])", [f"{{{text}}}"]
+    return "SELECT value FROM json_each(%s)", [f"[{text}]"]
 
 
 def readable_in(pairings, queryset):
