@@ -327,25 +327,37 @@ def pairing_ids_under(org):
     return list(rows.values_list("pk", flat=True))
 
 
+# A list of ids as one parameter, and the subquery that yields them back.
+ID_LISTS = {
+    "postgresql": ("{{{}}}", "SELECT unnest(%s::bigint[])"),
+    "sqlite": ("[{}]", "SELECT value FROM json_each(%s)"),
+}
+
+
+def _id_list(ids, vendor):
+    """(subquery SQL, parameter) yielding `ids`: an array for PostgreSQL, JSON for SQLite."""
+    text, sql = ID_LISTS[vendor]
+    return sql, text.format(",".join(str(int(pk)) for pk in ids))
+
+
 class _AnyOf(In):
     """`in` a list of ids, sent as one parameter (PostgreSQL's `= ANY(array)`, SQLite's
     `json_each`): a county's 300 ids, in each of a part's fifteen queries, cost more to compile,
     quote and parse as separate parameters than the queries took to run."""
 
-    def _ids(self):
-        return ",".join(str(int(pk)) for pk in self.rhs)
-
     def as_postgresql(self, compiler, connection):
         if not self.rhs:
             return super().as_sql(compiler, connection)  # nothing matches, as for `in`
         lhs, params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s::bigint[])", (*params, f"{{{self._ids()}}}")
+        _, ids = _id_list(self.rhs, connection.vendor)
+        return f"{lhs} = ANY(%s::bigint[])", (*params, ids)
 
     def as_sqlite(self, compiler, connection):
         if not self.rhs:
             return super().as_sql(compiler, connection)
         lhs, params = self.process_lhs(compiler, connection)
-        return f"{lhs} IN (SELECT value FROM json_each(%s))", (*params, f"[{self._ids()}]")
+        sql, ids = _id_list(self.rhs, connection.vendor)
+        return f"{lhs} IN ({sql})", (*params, ids)
 
 
 def pairings_with_ids(ids):
@@ -376,10 +388,8 @@ def pairing_ids_sql(pairings, using):
         return pairings.values("pk").query.get_compiler(using).as_sql()
     if not ids:
         raise EmptyResultSet
-    text = ",".join(str(int(pk)) for pk in ids)
-    if connections[using].vendor == "postgresql":
-        return "SELECT unnest(%s::bigint[])", [f"{{{text}}}"]
-    return "SELECT value FROM json_each(%s)", [f"[{text}]"]
+    sql, param = _id_list(ids, connections[using].vendor)
+    return sql, [param]
 
 
 def readable_in(pairings, queryset):
