@@ -373,12 +373,18 @@ def test_each_write_renews_the_stamp_of_its_county_only():
     assert stamps.read() == before
 
 
-def test_a_rule_change_is_not_hidden_by_the_cached_parts():
+def region_with_parts():
+    """A region whose pairings each held a meeting, its parts in the cache: (w, roots, pairings)."""
     w = make_region()
     for pairing in w.pairings:
         make_submitted_activity(pairing, "joint_meeting", datetime.date(2025, 2, 10))
     roots, pairings = (w.region.path,), access.pairings_under(w.region)
     assert_same(roots, pairings)
+    return w, roots, pairings
+
+
+def test_a_rule_change_is_not_hidden_by_the_cached_parts():
+    _, roots, pairings = region_with_parts()
     RegimeCadence.objects.filter(regime__code="joint_meeting").update(required=2)
     assert_same(roots, pairings)
 
@@ -386,11 +392,7 @@ def test_a_rule_change_is_not_hidden_by_the_cached_parts():
 def test_an_organization_change_is_not_hidden_by_the_cached_parts():
     # An organization's write that moves no branch between counties renews its county only;
     # the figures that read it (a branch's sector, the branches in the trash) still add up.
-    w = make_region()
-    for pairing in w.pairings:
-        make_submitted_activity(pairing, "joint_meeting", datetime.date(2025, 2, 10))
-    roots, pairings = (w.region.path,), access.pairings_under(w.region)
-    assert_same(roots, pairings)
+    w, roots, pairings = region_with_parts()
     organ = Organization.objects.filter(pk=w.pairings[0].helper_id)
     organ.update(sector="rural", name="改名党支部")  # counted as a village-side branch now
     assert_same(roots, pairings)
