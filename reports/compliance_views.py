@@ -18,10 +18,11 @@ from activities import compliance
 from cobuild import audit
 from cobuild.routers import reads_for_reports
 from pairings import access
-from pairings.models import Organization
+from pairings.models import Organization, Pairing
 from reports.xlsx import workbook_response
 
 MATRIX_PAGE = 50
+SUMMARY_LIST_LIMIT = 50
 # A matrix cell. A row's cells are put together with str.format from pieces escaped beforehand
 # (each state's texts once, here; the link's parts once a page) or numbers: 50 rows of 12 cells
 # are 600 cells, and format_html escaped each of their eight values anew.
@@ -169,23 +170,39 @@ def compliance_summary(request):
     values = form.values
     codes = {values["regime"]} if values["regime"] else None
     pairings = form.pairings()
-    evaluation = compliance.evaluate(
-        pairings, values["start"], values["end"], regime_codes=codes, today=form.today
-    )
+    export = request.GET.get("export") == "xlsx"
+    if export:  # every cell, for the sheet of details
+        evaluation = compliance.evaluate(
+            pairings, values["start"], values["end"], regime_codes=codes, today=form.today
+        )
+        rates = evaluation
+    else:  # the page shows rates only: rolled up in SQL, as the dashboard's
+        rates = compliance.rollup(
+            pairings,
+            values["start"],
+            values["end"],
+            today=form.today,
+            regimes=[
+                (regime, rules)
+                for regime, rules in compliance.regimes_with_rules(active_only=True)
+                if not codes or regime.code in codes
+            ],
+        )
     organizations = form.rollup_organizations()
-    by_org = evaluation.by_organization(organizations)
+    by_org = rates.by_organization(organizations)
     statuses = compliance.current_status(pairings, form.today)
     not_done, missed = [], []
     for pairing_id, rows in statuses.items():
-        pairing = evaluation.pairings.get(pairing_id)
         for status in rows:
             if codes and status.regime.code not in codes:
                 continue
             if status.due and not status.met:
-                not_done.append((pairing, status))
+                not_done.append((pairing_id, status))
             if status.previous_missed:
-                missed.append((pairing, status))
-    if request.GET.get("export") == "xlsx":
+                missed.append((pairing_id, status))
+    if export:
+        not_done = [(evaluation.pairings[pk], status) for pk, status in not_done]
+        missed = [(evaluation.pairings[pk], status) for pk, status in missed]
         audit.record_export(
             request, what="compliance", title="制度落实情况", rows=len(evaluation.cells)
         )
@@ -282,6 +299,10 @@ def compliance_summary(request):
                 ),
             ],
         )
+    # The lists show their first SUMMARY_LIST_LIMIT rows, in pairing order, and say how many
+    # there are: a city's came to thousands (1.4 MB of HTML); the matrix and the export hold all.
+    shown = {pk for rows in (not_done, missed) for pk, _ in rows[:SUMMARY_LIST_LIMIT]}
+    loaded = Pairing.objects.with_branches().in_bulk(shown)
     query = request.GET.copy()
     query.pop("export", None)
     return render(
@@ -290,12 +311,15 @@ def compliance_summary(request):
         {
             "form": form,
             "values": values,
-            "evaluation": evaluation,
-            "by_regime": evaluation.by_regime(),
-            "total": evaluation.total(),
+            "any_pairings": bool(statuses),
+            "by_regime": rates.by_regime(),
+            "total": rates.total(),
             "by_org": by_org,
-            "not_done": not_done,
-            "missed": missed,
+            "not_done": [(loaded[pk], s) for pk, s in not_done[:SUMMARY_LIST_LIMIT]],
+            "not_done_total": len(not_done),
+            "missed": [(loaded[pk], s) for pk, s in missed[:SUMMARY_LIST_LIMIT]],
+            "missed_total": len(missed),
+            "limit": SUMMARY_LIST_LIMIT,
             "query": query.urlencode(),
         },
     )

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from activities.models import Activity, Regime
 from pairings import access
 from pairings.models import Assignment
+from reports.compliance_views import SUMMARY_LIST_LIMIT
 from tests.factories import (
     make_branch,
     make_pairing,
@@ -159,3 +160,11 @@ class CompliancePageTests(TestCase):
         three_hundred = {name: self.queries(name) for name in ("compliance", "compliance_matrix")}
         assert ten == three_hundred
         assert three_hundred["compliance"] <= 16 and three_hundred["compliance_matrix"] <= 12
+        # The summary's lists show their first rows and say how many there are.
+        response = self.client.get(reverse("compliance"), YEAR_2025)
+        for name in ("not_done", "missed"):
+            assert len(response.context[name]) == SUMMARY_LIST_LIMIT
+            assert response.context[f"{name}_total"] > 300  # every pairing, in several regimes
+        html = response.content.decode()
+        assert f"本期还未完成（{response.context['not_done_total']}）" in html
+        assert html.count(f"这里列出前{SUMMARY_LIST_LIMIT}项") == 2
