@@ -15,6 +15,7 @@ PAGES = [
     "dashboard",
     "dashboard_cold",
     "compliance_matrix",
+    "compliance_summary",
     "activity_list",
     "secretary_home",
     "dashboard_after_write",  # a secretary's submitted activity just before each run

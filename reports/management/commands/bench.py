@@ -84,6 +84,8 @@ class Command(BaseCommand):
                 # a county computes its part, a wide scope with most parts missing computes live.
                 ("dashboard_cold", staff, reverse("home"), year),
                 ("compliance_matrix", staff, reverse("compliance_matrix"), year),
+                # 制度落实: the rates, and the lists of what this and the last period left undone.
+                ("compliance_summary", staff, reverse("compliance"), {}),
                 ("activity_list", staff, reverse("activities:list"), {}),
                 ("secretary_home", secretary, reverse("home"), {}),
             ]
