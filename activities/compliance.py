@@ -266,6 +266,16 @@ def periods_between(rules, start, end):
     return periods
 
 
+def _regimes_named(regimes, regime_codes):
+    """The (regime, rules) to evaluate: `regimes` (by default the active ones with their rules),
+    only those whose codes are in `regime_codes` when it is given."""
+    return [
+        (regime, rules)
+        for regime, rules in (regimes or regimes_with_rules(active_only=True))
+        if regime_codes is None or regime.code in regime_codes
+    ]
+
+
 def evaluate(pairings, start, end, *, regime_codes=None, today=None, starts=None, regimes=None):
     """Compliance of `pairings` from `start` to `end`, in four queries (three when `pairings` is
     a list of pairings already read with their helper and helped, not a queryset).
@@ -275,11 +285,7 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None, starts=None
     fall in it; on time when that many were submitted within the grace days after its end.
     """
     today = today or timezone.localdate()
-    regimes = [
-        (regime, rules)
-        for regime, rules in (regimes or regimes_with_rules(active_only=True))
-        if regime_codes is None or regime.code in regime_codes
-    ]
+    regimes = _regimes_named(regimes, regime_codes)
     if isinstance(pairings, QuerySet):
         by_pk = {p.pk: p for p in pairings.select_related("helper", "helped").order_by("code")}
         ids = pairings.values("pk")
@@ -675,7 +681,7 @@ def _at_risk_order(row):
     return (row.met - row.due, row.met / row.due, row.code)
 
 
-def rollup(pairings, start, end, *, today=None, regimes=None):
+def rollup(pairings, start, end, *, regime_codes=None, today=None, regimes=None):
     """Compliance of `pairings` (a queryset) from `start` to `end`, rolled up in one query
     (none when no period has ended). Equal to evaluate()'s roll-ups, which tests check."""
     from django.core.exceptions import EmptyResultSet
@@ -684,7 +690,7 @@ def rollup(pairings, start, end, *, today=None, regimes=None):
     from pairings.models import Pairing
 
     today = today or timezone.localdate()
-    regimes = regimes or regimes_with_rules(active_only=True)
+    regimes = _regimes_named(regimes, regime_codes)
     values, params, cadenced = [], [], set()
     for regime, rules in regimes:
         for period, rule in periods_between(rules, start, end):

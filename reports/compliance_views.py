@@ -178,15 +178,7 @@ def compliance_summary(request):
         rates = evaluation
     else:  # the page shows rates only: rolled up in SQL, as the dashboard's
         rates = compliance.rollup(
-            pairings,
-            values["start"],
-            values["end"],
-            today=form.today,
-            regimes=[
-                (regime, rules)
-                for regime, rules in compliance.regimes_with_rules(active_only=True)
-                if not codes or regime.code in codes
-            ],
+            pairings, values["start"], values["end"], regime_codes=codes, today=form.today
         )
     organizations = form.rollup_organizations()
     by_org = rates.by_organization(organizations)
