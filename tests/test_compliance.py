@@ -1185,12 +1185,10 @@ class CommandQueryCountTests(TestCase):
         assert document["by_regime"][0]["met"] == ratio(900, 3510, 900 / 3510)
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("seed", [4, 5])
-def test_the_sql_rollup_equals_the_cell_by_cell_evaluation(seed):
-    """Wide scopes read compliance rolled up in SQL; it must agree with evaluate() exactly:
-    pairings that start late, end early or are suspended, late and missing periods, a cadence
-    change in the range."""
+def random_county(seed):
+    """The two-pairing county and six more pairings with random activities: pairings that start
+    late, end early or are suspended, late and missing periods, a cadence change in 2025.
+    Returns the organizations to roll up under."""
     import random
 
     rng = random.Random(seed)
@@ -1225,8 +1223,15 @@ def test_the_sql_rollup_equals_the_cell_by_cell_evaluation(seed):
                 on_time=rng.random() < 0.7,
                 status=rng.choice(["submitted", "confirmed", "draft"]),
             )
+    return [w.township_a, w.township_b, organs]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", [4, 5])
+def test_the_sql_rollup_equals_the_cell_by_cell_evaluation(seed):
+    """Wide scopes read compliance rolled up in SQL; it must agree with evaluate() exactly."""
+    organizations = random_county(seed)
     pairings = Pairing.objects.all()
-    organizations = [w.township_a, w.township_b, organs]
     today = D(2026, 2, 10)
     for start, end in [(D(2025, 1, 1), D(2025, 12, 31)), (D(2024, 3, 1), D(2026, 1, 31))]:
         cells = compliance.evaluate(pairings, start, end, today=today)
@@ -1242,3 +1247,50 @@ def test_the_sql_rollup_equals_the_cell_by_cell_evaluation(seed):
         assert rolled.missed_by_regime == missed
         assert rolled.cadenced == {c.regime for c in cells.cells if c.required}
         assert sum(n for n in missed.values()) > 0  # the data did miss periods
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", [4, 5])
+def test_the_sql_short_lists_equal_each_pairings_current_status(seed):
+    """The compliance summary lists, from SQL, what current_status() tells of each pairing: the
+    required regimes not done yet this period, those missed last period, in pairing code and
+    regime order; the first `limit` of each and the totals."""
+    random_county(seed)
+    pairings = Pairing.objects.all()
+    joint_meeting = Regime.objects.get(code="joint_meeting")
+    seen = {"not_done": 0, "missed": 0}
+    # Mid-month and a period's last day; before and after the cadence change; a year's first day.
+    for today in [D(2025, 6, 15), D(2025, 9, 30), D(2025, 10, 1), D(2026, 1, 1), D(2026, 2, 10)]:
+        for codes in [None, {"joint_meeting"}, {"mutual_inspection", "activity_day"}]:
+            statuses = compliance.current_status(pairings, today)
+            expected = {"not_done": [], "missed": []}
+            for pk, rows in statuses.items():
+                for s in rows:
+                    if codes and s.regime.code not in codes:
+                        continue
+                    if s.due and not s.met:
+                        expected["not_done"].append(
+                            (pk, s.regime, s.period, s.done, s.required, s.days_left)
+                        )
+                    if s.previous_missed:
+                        p = s.previous
+                        expected["missed"].append((pk, s.regime, p.period, p.count, p.required))
+            lists = compliance.short_lists(pairings, today, regime_codes=codes)
+            assert [(s.pairing_id, *s[2:]) for s in lists.not_done] == expected["not_done"]
+            assert [(s.pairing_id, *s[2:6]) for s in lists.missed] == expected["missed"]
+            assert lists.not_done_total == len(expected["not_done"])
+            assert lists.missed_total == len(expected["missed"])
+            first = compliance.short_lists(pairings, today, regime_codes=codes, limit=3)
+            assert first.not_done == lists.not_done[:3]
+            assert first.missed == lists.missed[:3]
+            assert (first.not_done_total, first.missed_total) == (
+                lists.not_done_total,
+                lists.missed_total,
+            )
+            seen["not_done"] += len(expected["not_done"])
+            seen["missed"] += len(expected["missed"])
+    assert min(seen.values()) > 10  # both lists had rows to compare
+    # Monthly, two required, from October 2025: on its first day, Q3 is missed under the old rule.
+    assert joint_meeting in {
+        s.regime for s in compliance.short_lists(pairings, D(2025, 10, 1)).missed
+    }
