@@ -19,6 +19,7 @@ from cobuild import audit
 from cobuild.routers import reads_for_reports
 from pairings import access
 from pairings.models import Organization, Pairing
+from reports import parts
 from reports.xlsx import workbook_response
 
 MATRIX_PAGE = 50
@@ -111,9 +112,10 @@ class ComplianceFilter(BoundedRange, forms.Form):
         field = self.fields["org"]
         field.listed = scopes.filter(listed_scopes(user, chosen))
         field.queryset = scopes  # the widget's choices take `listed` from here
-        self.regime_rules = [
+        self.active_regimes = compliance.regimes_with_rules(active_only=True)  # [(regime, rules)]
+        self.regime_rules = [  # of them, those with a cadence
             (r, rules)
-            for r, rules in compliance.regimes_with_rules(active_only=True)
+            for r, rules in self.active_regimes
             if any(rule.cadence != "none" for rule in rules)
         ]
         self.regimes = [r for r, _ in self.regime_rules]
@@ -170,31 +172,47 @@ def compliance_summary(request):
     values = form.values
     codes = {values["regime"]} if values["regime"] else None
     pairings = form.pairings()
+    regimes = form.active_regimes
     export = request.GET.get("export") == "xlsx"
+    # The rates, and the regimes not done this period and those missed last period: all of
+    # them in the export, the first SUMMARY_LIST_LIMIT on the page (a city's came to thousands,
+    # 1.4 MB of HTML; the matrix and the export hold all).
     if export:  # every cell, for the sheet of details
         evaluation = compliance.evaluate(
-            pairings, values["start"], values["end"], regime_codes=codes, today=form.today
+            pairings,
+            values["start"],
+            values["end"],
+            regime_codes=codes,
+            today=form.today,
+            regimes=regimes,
         )
         rates = evaluation
-    else:  # the page shows rates only: rolled up in SQL, as the dashboard's
+        lists = compliance.short_lists(pairings, form.today, regime_codes=codes, regimes=regimes)
+    elif codes:  # the page shows rates only: rolled up in SQL
         rates = compliance.rollup(
-            pairings, values["start"], values["end"], regime_codes=codes, today=form.today
+            pairings,
+            values["start"],
+            values["end"],
+            regime_codes=codes,
+            today=form.today,
+            regimes=regimes,
+        )
+        lists = compliance.short_lists(
+            pairings, form.today, regime_codes=codes, limit=SUMMARY_LIST_LIMIT, regimes=regimes
+        )
+    else:  # every regime: the dashboard's roll-up, and the lists, from the counties' parts
+        found = parts.plan(form.roots())  # None unless the scope is whole counties
+        rates = parts.rollup(
+            found, pairings, values["start"], values["end"], today=form.today, regimes=regimes
+        )
+        lists = parts.short_lists(
+            found, pairings, form.today, limit=SUMMARY_LIST_LIMIT, regimes=regimes
         )
     organizations = form.rollup_organizations()
     by_org = rates.by_organization(organizations)
-    statuses = compliance.current_status(pairings, form.today)
-    not_done, missed = [], []
-    for pairing_id, rows in statuses.items():
-        for status in rows:
-            if codes and status.regime.code not in codes:
-                continue
-            if status.due and not status.met:
-                not_done.append((pairing_id, status))
-            if status.previous_missed:
-                missed.append((pairing_id, status))
     if export:
-        not_done = [(evaluation.pairings[pk], status) for pk, status in not_done]
-        missed = [(evaluation.pairings[pk], status) for pk, status in missed]
+        not_done = [(evaluation.pairings[s.pairing_id], s) for s in lists.not_done]
+        missed = [(evaluation.pairings[s.pairing_id], s) for s in lists.missed]
         audit.record_export(
             request, what="compliance", title="制度落实情况", rows=len(evaluation.cells)
         )
@@ -252,7 +270,7 @@ def compliance_summary(request):
                             p.helper.name,
                             p.helped.name,
                             s.regime.name,
-                            s.previous.period.label,
+                            s.period.label,
                         ]
                         for p, s in missed
                     ],
@@ -291,10 +309,9 @@ def compliance_summary(request):
                 ),
             ],
         )
-    # The lists show their first SUMMARY_LIST_LIMIT rows, in pairing order, and say how many
-    # there are: a city's came to thousands (1.4 MB of HTML); the matrix and the export hold all.
-    shown = {pk for rows in (not_done, missed) for pk, _ in rows[:SUMMARY_LIST_LIMIT]}
-    loaded = Pairing.objects.with_branches().in_bulk(shown)
+    loaded = Pairing.objects.with_branches().in_bulk(
+        {s.pairing_id for s in (*lists.not_done, *lists.missed)}
+    )
     query = request.GET.copy()
     query.pop("export", None)
     return render(
@@ -303,14 +320,14 @@ def compliance_summary(request):
         {
             "form": form,
             "values": values,
-            "any_pairings": bool(statuses),
+            "any_pairings": pairings.exists(),
             "by_regime": rates.by_regime(),
             "total": rates.total(),
             "by_org": by_org,
-            "not_done": [(loaded[pk], s) for pk, s in not_done[:SUMMARY_LIST_LIMIT]],
-            "not_done_total": len(not_done),
-            "missed": [(loaded[pk], s) for pk, s in missed[:SUMMARY_LIST_LIMIT]],
-            "missed_total": len(missed),
+            "not_done": [(loaded[s.pairing_id], s) for s in lists.not_done],
+            "not_done_total": lists.not_done_total,
+            "missed": [(loaded[s.pairing_id], s) for s in lists.missed],
+            "missed_total": lists.missed_total,
             "limit": SUMMARY_LIST_LIMIT,
             "query": query.urlencode(),
         },

@@ -486,6 +486,99 @@ def test_a_dashboard_with_its_parts_in_the_cache_reads_no_summary(client):
     assert len(reading_summaries(cold)) == 3 * len(reading_summaries(after_write)) > 0
 
 
+def test_the_compliance_summary_reads_the_dashboard_s_roll_up_from_the_parts(client):
+    """The compliance summary's rates for every regime from the year's start: the dashboard's
+    roll-up, read from the counties' parts, equal to the live roll-up; with a range the year's
+    parts do not hold, or one regime, rolled up live."""
+    from unittest import mock
+
+    from activities import compliance
+
+    w = make_region(counties=3)
+    writer = RandomWriter(random.Random(5), w)
+    for _ in range(30):
+        writer.create()
+    roots, pairings = (w.region.path,), access.pairings_under(w.region)
+    organizations = list(Organization.objects.exclude(kind__in=Organization.BRANCH_KINDS))
+    today = datetime.date(2025, 11, 3)
+    with parts.filling():
+        parts.compute(roots, pairings, *parts.year_of(today), today=today, organizations=[])
+    for start, end in [
+        (datetime.date(2025, 1, 1), today),  # the summary's default range
+        (datetime.date(2025, 1, 1), datetime.date(2025, 12, 31)),
+        (datetime.date(2025, 1, 1), datetime.date(2025, 11, 30)),
+        (datetime.date(2025, 2, 1), today),  # not the year's: live
+        (datetime.date(2025, 1, 1), datetime.date(2025, 6, 30)),  # periods ended later: live
+    ]:
+        with CaptureQueriesContext(connection) as queries:
+            got = parts.rollup(parts.plan(roots), pairings, start, end, today=today)
+        live = compliance.rollup(pairings, start, end, today=today)
+        assert (got.start, got.end) == (start, end)
+        assert got.by_regime() == live.by_regime()
+        assert got.total() == live.total()
+        assert got.by_organization(organizations) == live.by_organization(organizations)
+        from_parts = start.month == 1 and end >= today
+        summaries_read = "activities_activitysummary" in " ".join(
+            q["sql"] for q in queries.captured_queries
+        )
+        assert summaries_read is not from_parts, (start, end)
+    due = compliance.rollup(pairings, datetime.date(2025, 1, 1), today, today=today).total()[0]
+    assert due.den > 0
+    # The page: the parts' rates; with one regime chosen, live.
+    client.force_login(w.staff)
+    with mock.patch("django.utils.timezone.localdate", return_value=today):
+        for query, from_parts in [({}, True), ({"regime": "joint_meeting"}, False)]:
+            with CaptureQueriesContext(connection) as queries:
+                page = client.get(reverse("compliance"), query)
+            codes = {"joint_meeting"} if query else None
+            live = compliance.rollup(
+                pairings, datetime.date(2025, 1, 1), today, today=today, regime_codes=codes
+            )
+            assert page.context["by_regime"] == live.by_regime()
+            assert page.context["total"] == live.total()
+            summaries_read = "WITH per (regime_id, pstart" in " ".join(
+                q["sql"] for q in queries.captured_queries
+            )
+            assert summaries_read is not from_parts
+
+
+def test_the_compliance_summary_lists_add_up_from_the_counties_lists():
+    """The lists of regimes not done this period and missed last period, merged from each
+    county's first few, equal the scope's read live; with a pairing of two counties of the scope
+    short, live."""
+    from activities import compliance
+
+    w = make_region(counties=3)
+    writer = RandomWriter(random.Random(11), w)
+    for _ in range(30):
+        writer.create()
+    roots, pairings = (w.region.path,), access.pairings_under(w.region)
+    today = datetime.date(2025, 11, 3)
+
+    def both(limit):
+        with CaptureQueriesContext(connection) as queries, parts.filling():
+            got = parts.short_lists(parts.plan(roots), pairings, today, limit=limit)
+        return got, compliance.short_lists(pairings, today, limit=limit), queries
+
+    for limit in (2, 5, None):
+        got, live, _ = both(limit)
+        assert got == live
+        assert got.not_done_total > 5 and got.missed_total > 5
+    _, _, warm = both(5)  # read from the cache: no summary read
+    assert "activities_activitysummary" not in " ".join(q["sql"] for q in warm.captured_queries)
+    # A write in one county: its lists computed again, the others' read from the cache.
+    make_submitted_activity(w.pairings[0], "activity_day", datetime.date(2025, 11, 1))
+    got, live, queries = both(5)
+    assert got == live
+    assert sum("WITH per (regime_id, which" in q["sql"] for q in queries.captured_queries) == 1
+    # A pairing of the first county's organ branch and the second's village, short this month:
+    # both counties' lists computed again, then the scope's read live.
+    make_pairing(w.branches[0], w.branches[5], start_date=datetime.date(2025, 1, 1))
+    got, live, queries = both(5)
+    assert got == live
+    assert sum("WITH per (regime_id, which" in q["sql"] for q in queries.captured_queries) == 3
+
+
 def test_with_most_parts_missing_a_wide_scope_is_computed_live_and_the_cache_left_alone():
     w = make_region(counties=3)
     roots, pairings = (w.region.path,), access.pairings_under(w.region)

@@ -65,8 +65,12 @@ QUERIES = {
     "home/supervisor": 28,
     "home/viewer": 29,
     "home/secretary": 14,
-    "compliance": 15,
-    "compliance/supervisor": 15,
+    # The compliance summary: its rates the dashboard's roll-up and its lists, both here
+    # computed with the county's parts (the lists': the county's pairing ids, those with a
+    # branch in another county, the lists); the supervisor's (a township: no parts) rolled up
+    # and listed live after the stamps and the layout.
+    "compliance": 33,
+    "compliance/supervisor": 14,
     "compliance-matrix": 10,
     "pairing-card": 25,
     "pairing-card/secretary": 25,
