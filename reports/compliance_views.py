@@ -177,34 +177,19 @@ def compliance_summary(request):
     # The rates, and the regimes not done this period and those missed last period: all of
     # them in the export, the first SUMMARY_LIST_LIMIT on the page (a city's came to thousands,
     # 1.4 MB of HTML; the matrix and the export hold all).
+    within = (pairings, values["start"], values["end"])
+    chosen = {"regime_codes": codes, "today": form.today, "regimes": regimes}
     if export:  # every cell, for the sheet of details
-        evaluation = compliance.evaluate(
-            pairings,
-            values["start"],
-            values["end"],
-            regime_codes=codes,
-            today=form.today,
-            regimes=regimes,
-        )
-        rates = evaluation
+        evaluation = rates = compliance.evaluate(*within, **chosen)
         lists = compliance.short_lists(pairings, form.today, regime_codes=codes, regimes=regimes)
     elif codes:  # the page shows rates only: rolled up in SQL
-        rates = compliance.rollup(
-            pairings,
-            values["start"],
-            values["end"],
-            regime_codes=codes,
-            today=form.today,
-            regimes=regimes,
-        )
+        rates = compliance.rollup(*within, **chosen)
         lists = compliance.short_lists(
             pairings, form.today, regime_codes=codes, limit=SUMMARY_LIST_LIMIT, regimes=regimes
         )
     else:  # every regime: the dashboard's roll-up, and the lists, from the counties' parts
         found = parts.plan(form.roots())  # None unless the scope is whole counties
-        rates = parts.rollup(
-            found, pairings, values["start"], values["end"], today=form.today, regimes=regimes
-        )
+        rates = parts.rollup(found, *within, today=form.today, regimes=regimes)
         lists = parts.short_lists(
             found, pairings, form.today, limit=SUMMARY_LIST_LIMIT, regimes=regimes
         )
