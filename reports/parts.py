@@ -310,12 +310,10 @@ def short_lists(found, pairings, today, *, limit, regimes=None):
         kind = f"short:{limit}"
 
         def county(pk, path):
-            ids = access.pairing_ids_under(Organization(pk=pk, path=path))
-            lists = compliance.short_lists(
-                access.pairings_with_ids(ids), today, limit=limit, regimes=regimes
-            )
+            county_pairings = _pairings_of(pk, path)
+            lists = compliance.short_lists(county_pairings, today, limit=limit, regimes=regimes)
             # Its pairings with a branch in another county: they are in that county's lists too.
-            cross = Pairing.objects.filter(pk__in=ids).exclude(
+            cross = county_pairings.exclude(
                 helper__path__startswith=path, helped__path__startswith=path
             )
             return lists, frozenset(cross.values_list("pk", flat=True))
