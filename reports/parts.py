@@ -166,7 +166,7 @@ def filling():
 
 def _fetch(plan, kind, start, end, today, compute):
     """{county id: part} of `kind`, from the cache or computed (and kept) where missing; None
-    when too many are missing (MOST_MISSING)."""
+    when too many are missing (MOST_MISSING), or any is and `compute` is None."""
     cache = caches[CACHE]
     keys = {
         plan.key(kind, pk, token, start, end, today): (pk, path)
@@ -174,6 +174,8 @@ def _fetch(plan, kind, start, end, today, compute):
     }
     found = cache.get_many(list(keys))
     absent = len(keys) - len(found)
+    if absent and compute is None:
+        return None
     if len(keys) > 1 and absent > len(keys) * MOST_MISSING and not _filling.get():
         return None
     missing = {}
@@ -282,9 +284,11 @@ def compute(roots, pairings, start, end, *, today, organizations=None):
 
 def rollup(found, pairings, start, end, *, today, regimes=None):
     """The compliance roll-up of `pairings` (those of `found`, a plan() or None) from
-    `start` to `end`, every active regime: the dashboard's, from the counties' parts, when the
-    range counts the periods the year does (it starts on the year's first day and ends in the
-    year, today or later: only periods ended by today count); else compliance.rollup()."""
+    `start` to `end`, every active regime: the dashboard's, from the counties' parts kept in the
+    cache, when the range counts the periods the year does (it starts on the year's first day
+    and ends in the year, today or later: only periods ended by today count); else, and when a
+    part is missing, compliance.rollup() (one query, where a county's part is its whole
+    figures: the page does not compute them for the dashboard)."""
     first, last = year_of(today)
     if found is not None and start == first and today <= end <= last:
         year = _whole(
@@ -293,7 +297,7 @@ def rollup(found, pairings, start, end, *, today, regimes=None):
             first,
             last,
             today,
-            lambda: _summed(found, first, last, today, entered=True),
+            lambda: _summed(found, first, last, today, entered=True, kept_only=True),
         )
         if year is not None:
             return replace(year.rollup, start=start, end=end)
@@ -354,10 +358,12 @@ def _whole(found, kind, start, end, today, compute):
     return value
 
 
-def _summed(found, start, end, today, *, entered):
+def _summed(found, start, end, today, *, entered, kept_only=False):
     """The Figures (without its scope) added up from the counties' parts of `found`, with
-    the figures entered per organization when `entered`; None when the parts do not add up."""
-    parts = _fetch(found, "figures", start, end, today, _county_figures(start, end, today))
+    the figures entered per organization when `entered`; None when the parts do not add up, or
+    when `kept_only` and one is not in the cache."""
+    compute = None if kept_only else _county_figures(start, end, today)
+    parts = _fetch(found, "figures", start, end, today, compute)
     if not parts:
         return None
     # A pairing of two counties in the scope, or a branch outside them paired in two: its

@@ -501,8 +501,16 @@ def test_the_compliance_summary_reads_the_dashboard_s_roll_up_from_the_parts(cli
     roots, pairings = (w.region.path,), access.pairings_under(w.region)
     organizations = list(Organization.objects.exclude(kind__in=Organization.BRANCH_KINDS))
     today = datetime.date(2025, 11, 3)
+    start, year = datetime.date(2025, 1, 1), parts.year_of(today)
+    # With no part kept: rolled up live, and the county's figures not computed for the
+    # dashboard (a single county's missing part is otherwise computed on the spot).
+    county = (w.counties[0].path,)
+    in_county = access.pairings_under(w.counties[0])
+    got = parts.rollup(parts.plan(county), in_county, start, today, today=today)
+    assert got.total() == compliance.rollup(in_county, start, today, today=today).total()
+    assert parts._fetch(parts.plan(county), "figures", *year, today, None) is None
     with parts.filling():
-        parts.compute(roots, pairings, *parts.year_of(today), today=today, organizations=[])
+        parts.compute(roots, pairings, *year, today=today, organizations=[])
     for start, end in [
         (datetime.date(2025, 1, 1), today),  # the summary's default range
         (datetime.date(2025, 1, 1), datetime.date(2025, 12, 31)),
