@@ -525,6 +525,7 @@ def test_the_compliance_summary_reads_the_dashboard_s_roll_up_from_the_parts(cli
         assert got.by_regime() == live.by_regime()
         assert got.total() == live.total()
         assert got.by_organization(organizations) == live.by_organization(organizations)
+        assert got.at_risk == live.at_risk
         from_parts = start.month == 1 and end >= today
         summaries_read = "activities_activitysummary" in " ".join(
             q["sql"] for q in queries.captured_queries
