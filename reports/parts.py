@@ -309,8 +309,9 @@ def rollup(found, pairings, start, end, *, today, regimes=None):
 def short_lists(found, pairings, today, *, limit, regimes=None):
     """compliance.short_lists() of every regime for `pairings` (those of `found`, a plan()):
     added up from each county's, kept under its stamp for the day, when the scope is whole
-    counties and no pairing in two of them is short; else live. A city's lists read live were
-    its pairings' two years of summaries (100 ms on PostgreSQL)."""
+    counties and no pairing lies in two of them (it would be listed and counted twice); else
+    live. A city's lists read live are its pairings' two years of summaries (100 ms on
+    PostgreSQL)."""
     if found is not None:
         first, last = year_of(today)
         kind = f"short:{limit}"
