@@ -364,8 +364,8 @@ def _whole(found, kind, start, end, today, compute):
 def _summed(found, start, end, today, *, entered, kept_only=False):
     """The Figures (without its scope) added up from the counties' parts of `found`, with
     the figures entered per organization when `entered`; None when the parts do not add up, or
-    when `kept_only` and one is not in the cache."""
-    compute = None if kept_only else _county_figures(start, end, today)
+    when `kept_only` and one is not in the cache (unless filling(): warm_parts keeps them all)."""
+    compute = None if kept_only and not _filling.get() else _county_figures(start, end, today)
     parts = _fetch(found, "figures", start, end, today, compute)
     if not parts:
         return None

@@ -509,6 +509,9 @@ def test_the_compliance_summary_reads_the_dashboard_s_roll_up_from_the_parts(cli
     got = parts.rollup(parts.plan(county), in_county, start, today, today=today)
     assert got.total() == compliance.rollup(in_county, start, today, today=today).total()
     assert parts._fetch(parts.plan(county), "figures", *year, today, None) is None
+    with parts.filling():  # as under warm_parts: the missing part computed and kept
+        parts.rollup(parts.plan(county), in_county, start, today, today=today)
+    assert parts._fetch(parts.plan(county), "figures", *year, today, None) is not None
     with parts.filling():
         parts.compute(roots, pairings, *year, today=today, organizations=[])
     for start, end in [
