@@ -782,8 +782,13 @@ ranked AS (
         COUNT(*) OVER (PARTITION BY which) AS total
     FROM short
 )
-SELECT which, pairing_id, code, regime_id, n, total FROM ranked WHERE row_number <= %s
-ORDER BY which, row_number
+SELECT r.which, r.pairing_id, r.code, h.name, v.name, r.regime_id, r.n, r.total
+FROM ranked r
+JOIN pairings_pairing p ON p.id = r.pairing_id
+JOIN pairings_organization h ON h.id = p.helper_id
+JOIN pairings_organization v ON v.id = p.helped_id
+WHERE r.row_number <= %s
+ORDER BY r.which, r.row_number
 """
 
 
@@ -791,7 +796,9 @@ class Short(NamedTuple):
     """A pairing's required regime short of its count in a period (this one or the last)."""
 
     pairing_id: int
-    code: str  # the pairing's
+    code: str  # the pairing's, and its branches' names
+    helper: str
+    helped: str
     regime: Regime
     period: Period
     done: int
@@ -850,10 +857,11 @@ def short_lists(pairings, today, *, regime_codes=None, limit=None, regimes=None)
     lists = ShortLists([], 0, [], 0)
     months = (min(params[2::6], default=None), max(params[3::6], default=None))
     rows = _run_over_periods(SHORT_SQL, pairings, values, params, months, limit or 2**62)
-    for which, pairing_id, code, regime_id, done, total in rows:
+    for which, pairing_id, code, helper, helped, regime_id, done, total in rows:
         regime, period, required = periods[(regime_id, which)]
+        days_left = (period.end - today).days + 1
         short = Short(
-            pairing_id, code, regime, period, int(done), required, (period.end - today).days + 1
+            pairing_id, code, helper, helped, regime, period, int(done), required, days_left
         )
         if which == 0:
             lists.not_done.append(short)

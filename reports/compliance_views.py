@@ -18,7 +18,7 @@ from activities import compliance
 from cobuild import audit
 from cobuild.routers import reads_for_reports
 from pairings import access
-from pairings.models import Organization, Pairing
+from pairings.models import Organization
 from reports import parts
 from reports.xlsx import workbook_response
 
@@ -196,8 +196,6 @@ def compliance_summary(request):
     organizations = form.rollup_organizations()
     by_org = rates.by_organization(organizations)
     if export:
-        not_done = [(evaluation.pairings[s.pairing_id], s) for s in lists.not_done]
-        missed = [(evaluation.pairings[s.pairing_id], s) for s in lists.missed]
         audit.record_export(
             request, what="compliance", title="制度落实情况", rows=len(evaluation.cells)
         )
@@ -234,30 +232,24 @@ def compliance_summary(request):
                     ],
                     [
                         [
-                            p.code,
-                            p.helper.name,
-                            p.helped.name,
+                            s.code,
+                            s.helper,
+                            s.helped,
                             s.regime.name,
                             s.period.label,
                             s.done,
                             s.required,
                             s.days_left,
                         ]
-                        for p, s in not_done
+                        for s in lists.not_done
                     ],
                 ),
                 (
                     "上期未完成",
                     ["对子编号", "帮扶支部", "受帮扶支部", "制度", "期间"],
                     [
-                        [
-                            p.code,
-                            p.helper.name,
-                            p.helped.name,
-                            s.regime.name,
-                            s.period.label,
-                        ]
-                        for p, s in missed
+                        [s.code, s.helper, s.helped, s.regime.name, s.period.label]
+                        for s in lists.missed
                     ],
                 ),
                 (
@@ -294,9 +286,6 @@ def compliance_summary(request):
                 ),
             ],
         )
-    loaded = Pairing.objects.with_branches().in_bulk(
-        {s.pairing_id for s in (*lists.not_done, *lists.missed)}
-    )
     query = request.GET.copy()
     query.pop("export", None)
     return render(
@@ -309,9 +298,9 @@ def compliance_summary(request):
             "by_regime": rates.by_regime(),
             "total": rates.total(),
             "by_org": by_org,
-            "not_done": [(loaded[s.pairing_id], s) for s in lists.not_done],
+            "not_done": lists.not_done,
             "not_done_total": lists.not_done_total,
-            "missed": [(loaded[s.pairing_id], s) for s in lists.missed],
+            "missed": lists.missed,
             "missed_total": lists.missed_total,
             "limit": SUMMARY_LIST_LIMIT,
             "query": query.urlencode(),

@@ -129,6 +129,21 @@ class CompliancePageTests(TestCase):
         rows = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
         assert rows["季度联席会制度"][1:4] == (3, 8, 37.5)
 
+    def test_the_lists_link_each_pairing_by_its_branches_and_the_export_lists_them_all(self):
+        w, pairing = self.w, self.w.pairing_b  # B never held a joint meeting
+        page = self.get(w.staff, "compliance")
+        href = reverse("activities:pairing", args=[pairing.pk])
+        item = f'<a href="{href}">{pairing.helper.name} ⇄ {pairing.helped.name}</a>'
+        assert item in page.content.decode()
+        workbook = load_workbook(io.BytesIO(self.get(w.staff, "compliance", export="xlsx").content))
+        for sheet, total in (("本期未完成", "not_done_total"), ("上期未完成", "missed_total")):
+            rows = list(workbook[sheet].iter_rows(min_row=2, values_only=True))
+            assert len(rows) == page.context[total] > 0
+        rows = workbook["本期未完成"].iter_rows(min_row=2, values_only=True)
+        assert (pairing.code, pairing.helper.name, pairing.helped.name, "季度联席会制度") in {
+            row[:4] for row in rows
+        }
+
     def test_exported_text_that_looks_like_a_formula_stays_text(self):
         w = self.w
         evil = make_branch(w.township_a, sector="rural", name='=HYPERLINK("http://x","y")')

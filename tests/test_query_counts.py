@@ -65,13 +65,13 @@ QUERIES = {
     "home/supervisor": 28,
     "home/viewer": 29,
     "home/secretary": 14,
-    # The compliance summary: its lists computed with the county's lists part (the county's
-    # pairing ids, the lists, those with a branch in another county) after the stamps and the
-    # layout; its rates the dashboard's roll-up when the county's part is kept, here none, so
-    # rolled up live in one query. The supervisor's (a township: no parts) rolled up and listed
-    # live.
-    "compliance": 16,
-    "compliance/supervisor": 14,
+    # The compliance summary: its lists (with the branches' names) computed with the county's
+    # lists part (the county's pairing ids, the lists, those with a branch in another county)
+    # after the stamps and the layout; its rates the dashboard's roll-up when the county's part
+    # is kept, here none, so rolled up live in one query. The supervisor's (a township: no
+    # parts) rolled up and listed live.
+    "compliance": 15,
+    "compliance/supervisor": 13,
     "compliance-matrix": 10,
     "pairing-card": 25,
     "pairing-card/secretary": 25,
