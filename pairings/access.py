@@ -321,10 +321,14 @@ def whole_subtrees(user, org=None):
 
 def pairing_ids_under(org):
     """The ids of pairings_under(org), in one query that reads the subtree's organizations by
-    their path index instead of joining every pairing to both branches (a province's 30,000)."""
+    their path index instead of joining every pairing to both branches (a province's 30,000),
+    and the pairings of each side by its branch index: as one test of either side, PostgreSQL
+    read all of a province's pairings for each county (9 ms; 2–4 ms so)."""
     subtree = Organization.objects.filter(path__startswith=org.path).values("pk")
-    rows = Pairing.objects.alive().filter(Q(helper__in=subtree) | Q(helped__in=subtree))
-    return list(rows.values_list("pk", flat=True))
+    alive = Pairing.objects.alive()
+    helping = alive.filter(helper__in=subtree).values_list("pk", flat=True)
+    helped = alive.filter(helped__in=subtree).values_list("pk", flat=True)
+    return list(helping.union(helped))
 
 
 # A list of ids as one parameter, and the subquery that yields them back.
