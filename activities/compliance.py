@@ -254,6 +254,16 @@ class Evaluation:
         ]
 
 
+def required_by(rule):
+    """The activities a period under `rule` requires: none without a rule or a cadence."""
+    return rule.required if rule and rule.cadence != Cadence.NONE else 0
+
+
+def last_period_start(rules, day):
+    """The first day of the period before the one that holds `day`."""
+    return period_of(rules, period_of(rules, day).start - datetime.timedelta(days=1)).start
+
+
 def periods_between(rules, start, end):
     """The periods (by the cadence in force for each) that overlap [start, end], with rules."""
     periods = []
@@ -332,7 +342,7 @@ def evaluate(pairings, start, end, *, regime_codes=None, today=None, starts=None
     active = {}  # (pairing id, period) → ran all through it; monthly regimes share periods
     for regime, _ in regimes:
         for index, (period, rule) in enumerate(plan[regime.pk]):
-            required = rule.required if rule and rule.cadence != Cadence.NONE else 0
+            required = required_by(rule)
             ended = period.end < today
             for pk, pairing in by_pk.items():
                 count, on_time = counts.get((pk, regime.pk, index), (0, 0))
@@ -420,8 +430,7 @@ def current_status(pairings, today):
     regimes = regimes_with_rules(active_only=True)
     starts = {}  # each regime from its previous period on
     for regime, rules in regimes:
-        current = period_of(rules, today)
-        starts[regime.pk] = period_of(rules, current.start - datetime.timedelta(days=1)).start
+        starts[regime.pk] = last_period_start(rules, today)
     evaluation = evaluate(pairings, start, today, today=today, starts=starts, regimes=regimes)
     by_key = {}
     for cell in evaluation.cells:
@@ -614,6 +623,13 @@ class Rollup:
         lean.__dict__["at_risk"] = self.at_risk  # kept, as it cannot be computed again
         return lean
 
+    def over(self, start, end):
+        """The same roll-up named for the range `start`–`end`, which counts the same due
+        periods (the caller knows it does), its at-risk list kept as lean() keeps it."""
+        rolled = replace(self, start=start, end=end)
+        rolled.__dict__["at_risk"] = self.at_risk
+        return rolled
+
     @classmethod
     def added_up(cls, rollups, start, end):
         """One lean roll-up of the lean roll-ups of pairings apart (the counties' parts)."""
@@ -689,7 +705,7 @@ def rollup(pairings, start, end, *, regime_codes=None, today=None, regimes=None)
     values, params, cadenced = [], [], set()
     for regime, rules in regimes:
         for period, rule in periods_between(rules, start, end):
-            required = rule.required if rule and rule.cadence != Cadence.NONE else 0
+            required = required_by(rule)
             if required:
                 cadenced.add(regime)
                 if period.end < today:
@@ -837,20 +853,16 @@ def short_lists(pairings, today, *, regime_codes=None, limit=None, regimes=None)
     regimes = _regimes_named(regimes, regime_codes)
     values, params, periods = [], [], {}
     for order, (regime, rules) in enumerate(regimes):
-        current = period_of(rules, today)
-        before = periods_between(
-            rules, period_of(rules, current.start - datetime.timedelta(days=1)).start, today
-        )
-        (period, rule), earlier = before[-1], before[:-1]
-        required = rule.required if rule and rule.cadence != Cadence.NONE else 0
-        if not required:
+        *earlier, (period, rule) = periods_between(rules, last_period_start(rules, today), today)
+        if not required_by(rule):
             continue  # a regime without a cadence is counted, not required
-        listed = [(0, period, required)]
+        listed = [(0, period, rule)]  # this period, and the last when there was one
         if earlier:
-            period, rule = earlier[-1]
-            if rule and rule.cadence != Cadence.NONE and rule.required:
-                listed.append((1, period, rule.required))
-        for which, period, required in listed:
+            listed.append((1, *earlier[-1]))
+        for which, period, rule in listed:
+            required = required_by(rule)
+            if not required:
+                continue
             values.append("(%s, %s, %s, %s, %s, %s)")
             params += [regime.pk, which, period.start, period.end, required, order]
             periods[(regime.pk, which)] = (regime, period, required)

@@ -300,9 +300,7 @@ def rollup(found, pairings, start, end, *, today, regimes=None):
             lambda: _summed(found, first, last, today, entered=True, kept_only=True),
         )
         if year is not None:
-            rolled = replace(year.rollup, start=start, end=end)
-            rolled.__dict__["at_risk"] = year.rollup.at_risk  # a lean roll-up keeps it so
-            return rolled
+            return year.rollup.over(start, end)
     return compliance.rollup(pairings, start, end, today=today, regimes=regimes)
 
 
