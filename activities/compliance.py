@@ -700,6 +700,26 @@ def _at_risk_order(row):
 def rollup(pairings, start, end, *, regime_codes=None, today=None, regimes=None):
     """Compliance of `pairings` (a queryset) from `start` to `end`, rolled up in one query
     (none when no period has ended). Equal to evaluate()'s roll-ups, which tests check."""
+    regimes, cadenced, rows = _rollup_rows(pairings, start, end, today, regimes, regime_codes)
+    return _rolled_up(rows, start, end, regimes, cadenced)
+
+
+def rollups(pairings, start, end, groups, groups_of, *, today=None):
+    """{group: rollup()} of each of `groups` of `pairings`, every active regime, in one query: a
+    pairing's rows go to each group of groups_of(helper path, helped path) (the counties' parts,
+    computed together)."""
+    regimes, cadenced, rows = _rollup_rows(pairings, start, end, today, None, None)
+    grouped = {group: [] for group in groups}
+    for row in rows:
+        for group in groups_of(row[2], row[3]):
+            grouped[group].append(row)
+    return {
+        group: _rolled_up(found, start, end, regimes, cadenced) for group, found in grouped.items()
+    }
+
+
+def _rollup_rows(pairings, start, end, today, regimes, regime_codes):
+    """(regimes, those with a required period in the range, CELLS_SQL's rows)."""
     today = today or timezone.localdate()
     regimes = _regimes_named(regimes, regime_codes)
     values, params, cadenced = [], [], set()
@@ -711,7 +731,6 @@ def rollup(pairings, start, end, *, regime_codes=None, today=None, regimes=None)
                 if period.end < today:
                     values.append("(%s, %s, %s, %s)")
                     params += [regime.pk, period.start, period.end, required]
-    result = Rollup(start, end, [r for r, _ in regimes], cadenced, {}, [], {})
     rows = _run_over_periods(
         CELLS_SQL,
         pairings,
@@ -719,7 +738,13 @@ def rollup(pairings, start, end, *, regime_codes=None, today=None, regimes=None)
         params,
         (min(params[1::4], default=None), max(params[2::4], default=None)),
     )
-    # One row per pairing and regime with a due period: (due, met, on time) added up three ways.
+    return [r for r, _ in regimes], cadenced, rows
+
+
+def _rolled_up(rows, start, end, regimes, cadenced):
+    """The Rollup of CELLS_SQL's rows: one per pairing and regime with a due period, (due, met,
+    on time) added up three ways."""
+    result = Rollup(start, end, regimes, cadenced, {}, [], {})
     regime_rows, pairing_rows = {}, {}
     for pk, code, helper_path, helped_path, regime_id, due, met, on_time in rows:
         due, met, on_time = int(due), int(met), int(on_time)

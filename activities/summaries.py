@@ -405,10 +405,12 @@ def _live_months(start_end_pairs, field="date"):
     return q
 
 
-def activity_counts(pairings, start, end, fields):
+def activity_counts(pairings, start, end, fields, by=None):
     """{key: [activities, on time, villagers]} of the counted activities of `pairings` (a
     queryset of pairings) from `start` to `end`, the key being the values of `fields` (some of
-    "pairing_id", "regime_id", "category", "month"; month as its first day).
+    "pairing_id", "regime_id", "category", "month"; month as its first day), after those of
+    `by(prefix)` when given: {name: expression} of the pairing at `prefix` (its branches'
+    counties, say).
 
     Whole months come from ActivitySummary; the odd days at either end from the activities.
     """
@@ -427,9 +429,12 @@ def activity_counts(pairings, start, end, fields):
         row[1] += on_time or 0
         row[2] += villagers or 0
 
+    keys = by("pairing__") if by else {}
+    fields = [*keys, *fields]
     if whole:
         rows = (
             ActivitySummary.objects.filter(pairing_in("pairing", pairings), month__range=whole)
+            .annotate(**keys)
             .values_list(*fields)
             .annotate(Sum("activities"), Sum("on_time"), Sum("villagers"))
             .order_by()
@@ -441,7 +446,7 @@ def activity_counts(pairings, start, end, fields):
         rows = (
             Activity.objects.counted()
             .filter(_live_months(edges), pairing_in("pairing", pairings))
-            .annotate(ym=Substr(Cast("date", CharField()), 1, 7))
+            .annotate(ym=Substr(Cast("date", CharField()), 1, 7), **keys)
             .values_list(*live, "ym")
             .annotate(
                 n=Count("pk"), timely=Count("pk", filter=Q(on_time=True)), v=Sum("villager_count")
@@ -455,8 +460,9 @@ def activity_counts(pairings, start, end, fields):
     return totals
 
 
-def outcome_totals(pairings, start, end):
-    """{metric id: total} of the outcomes of the counted activities of `pairings`."""
+def outcome_totals(pairings, start, end, by=None):
+    """{metric id: total} of the outcomes of the counted activities of `pairings`; with `by`
+    (as activity_counts() takes it), {(*its values, metric id): total}."""
     from django.db.models import Sum
 
     from activities.models import Activity, Outcome, OutcomeSummary
@@ -464,26 +470,24 @@ def outcome_totals(pairings, start, end):
 
     whole, edges = month_split(start, end)
     totals = {}
+
+    def grouped(rows, prefix):
+        keys = by(prefix) if by else {}
+        return rows.annotate(**keys).values_list(*keys, "metric_id")
+
     if whole:
-        rows = (
-            OutcomeSummary.objects.filter(pairing_in("pairing", pairings), month__range=whole)
-            .values_list("metric_id")
-            .annotate(Sum("total"))
-            .order_by()
-        )
-        totals.update(rows)
+        rows = OutcomeSummary.objects.filter(pairing_in("pairing", pairings), month__range=whole)
+        for *key, total in grouped(rows, "pairing__").annotate(Sum("total")).order_by():
+            key = tuple(key) if by else key[0]
+            totals[key] = totals.get(key, 0) + total
     if edges:
         activities = Activity.objects.counted().filter(
             _live_months(edges), pairing_in("pairing", pairings)
         )
-        rows = (
-            Outcome.objects.filter(activity__in=activities.values("pk"))
-            .values_list("metric_id")
-            .annotate(Sum("value"))
-            .order_by()
-        )
-        for metric_id, total in rows:
-            totals[metric_id] = totals.get(metric_id, 0) + total
+        rows = Outcome.objects.filter(activity__in=activities.values("pk"))
+        for *key, total in grouped(rows, "activity__pairing__").annotate(Sum("value")).order_by():
+            key = tuple(key) if by else key[0]
+            totals[key] = totals.get(key, 0) + total
     return {k: Decimal(v).quantize(Decimal("0.01")) for k, v in totals.items()}
 
 
@@ -530,12 +534,17 @@ def participants(members, start, end):
     A semi-join of the members with their ParticipantYear rows (a row per member, pairing and
     year): no distinct count over the rows, which at province scale took twice as long.
     """
+    return took_part(members, start, end).count()
+
+
+def took_part(members, start, end):
+    """Those of `members` (a queryset) who took part in a counted activity from start to end."""
     from django.db.models import Exists, OuterRef
 
     from activities.models import ParticipantYear
 
     rows = ParticipantYear.objects.filter(member=OuterRef("pk"))
-    return members.filter(Exists(_took_part(rows, start, end, in_pairing=False))).count()
+    return members.filter(Exists(_took_part(rows, start, end, in_pairing=False)))
 
 
 def pairing_participants(start, end):

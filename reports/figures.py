@@ -9,6 +9,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Substr
 
 from activities import compliance, summaries
 from activities.models import (
@@ -94,18 +95,16 @@ def running(pairings, start, end):
     )
 
 
-def compute(pairings, start, end, *, today, organizations=None, branches=None):
+def compute(pairings, start, end, *, today, organizations=None):
     """Figures for `pairings` (a queryset) from `start` to `end`.
 
     `organizations` (a queryset) holds the organizations whose own period figures count: stocks
     take each organization's latest value within the range, then sum; flows entered per period
-    add to the flows carried by activities. `branches` (a queryset) are the branches of the
-    pairings running in the range when the caller has them more directly (a county's part).
+    add to the flows carried by activities.
     """
     pairing_ids = pairings.values("pk")
     running_pairings = running(pairings, start, end)
-    if branches is None:
-        branches = Organization.objects.paired_in(running_pairings)
+    branches = Organization.objects.paired_in(running_pairings)
     branch_counts = branches.aggregate(
         organ=Count("pk", filter=Q(sector=Organization.Sector.ORGAN)),
         village=Count("pk", filter=~Q(sector=Organization.Sector.ORGAN)),
@@ -183,6 +182,171 @@ def compute(pairings, start, end, *, today, organizations=None, branches=None):
         open_commitments=commitments["open"],
         overdue_commitments=commitments["overdue"],
     )
+
+
+@dataclass
+class Split:
+    """One group's share of compute_split()."""
+
+    figures: Figures  # without its scope
+    rows: list  # pairing_counts() of its pairings
+    rollup: compliance.Rollup
+    overdue: tuple  # overdue_by_pairing() of its pairings
+
+
+def compute_split(pairings, groups, length, start, end, *, today):
+    """{group: Split} of `pairings` split by county, in one pass of a dozen queries whatever
+    the number of groups: each group is the path of a county (every one `length` long), and holds
+    the pairings with a branch in it (those with a branch in two, in both). Each group's figures
+    are what compute() gives for its pairings alone (tests check), and the queries group by the
+    counties of a pairing's two branches instead of running once for each county: a province's
+    hundred counties cost about what its live figures do."""
+    groups = set(groups)
+    single = len(groups) == 1  # every pairing in it: no query needs to group by county
+
+    def groups_of(*paths):
+        return groups if single else {path[:length] for path in paths} & groups
+
+    def by(prefix):
+        """The counties of the pairing at `prefix`: the key of the summaries' grouped rows."""
+        if single:
+            return {}
+        return {
+            "helper_county": Substr(f"{prefix}helper__path", 1, length),
+            "helped_county": Substr(f"{prefix}helped__path", 1, length),
+        }
+
+    def add(target, found_groups, values):
+        """Add the numbers of `values` to target[group] for each of `found_groups`."""
+        for group in found_groups:
+            found = target.setdefault(group, {})
+            for key, n in values.items():
+                found[key] = found.get(key, 0) + n
+
+    counted_range = summaries.whole_months(start, end)
+    shares = {group: {"rows": [], "organ": set(), "village": set()} for group in groups}
+    of_pairing = {}
+    activities = {
+        pairing_id: n
+        for (pairing_id,), (n, _, _) in summaries.activity_counts(
+            pairings, *counted_range, ("pairing_id",)
+        ).items()
+    }
+    fields = ("pk", "helper__path", "helped__path", "start_date", "end_date")
+    sides = ("helper_id", "helper__sector", "helped_id", "helped__sector")
+    for pk, helper_path, helped_path, first, last, *branches in pairings.values_list(
+        *fields, *sides
+    ).order_by():
+        ran = first <= end and (last is None or last >= start)
+        row = (pk, helper_path, helped_path, ran, activities.get(pk, 0))
+        of_pairing[pk] = groups_of(helper_path, helped_path)
+        for group in of_pairing[pk]:
+            share = shares[group]
+            share["rows"].append(row)
+            if ran:
+                for branch, sector in zip(branches[::2], branches[1::2], strict=True):
+                    share["organ" if sector == Organization.Sector.ORGAN else "village"].add(branch)
+
+    members = Member.objects.alive().filter(
+        branch__in=Organization.objects.paired_in(running(pairings, start, end)).values("pk")
+    )
+    by_branch = {
+        name: dict(found.values_list("branch_id").annotate(Count("pk")).order_by())
+        for name, found in (
+            ("members", members),
+            ("participants", summaries.took_part(members, *counted_range)),
+        )
+    }
+    counts = {}
+    for (*keys, regime_id, category, month), (n, _, v) in summaries.activity_counts(
+        pairings, *counted_range, ("regime_id", "category", "month"), by=by
+    ).items():
+        values = {("regime", regime_id): n, ("category", category): n, ("month", month): n}
+        add(counts, groups_of(*keys), {**values, ("total", None): n, ("villagers", None): v})
+    flows = {}
+    for (*keys, metric_id), total in summaries.outcome_totals(
+        pairings, *counted_range, by=by
+    ).items():
+        add(flows, groups_of(*keys), {metric_id: total})
+    done = Q(status=Commitment.Status.DONE, done_on__range=(start, end))
+    unfinished = Q(status__in=[Commitment.Status.PLANNED, Commitment.Status.IN_PROGRESS])
+    problems = {}
+    # By pairing (a few thousand rows at most), where the summaries group by county.
+    for pairing_id, deeds_done, amount, deeds_open, deeds_overdue in (
+        Commitment.objects.alive()
+        .filter(pairing__in=pairings.values("pk"))
+        .values_list("pairing_id")
+        .annotate(
+            done=Count("pk", filter=done),
+            amount=Sum("amount", filter=done),
+            open=Count("pk", filter=unfinished),
+            overdue=Count("pk", filter=unfinished & Q(due_date__lt=today)),
+        )
+        .order_by()
+    ):
+        values = {"done": deeds_done, "amount": amount or Decimal(0), "open": deeds_open}
+        add(problems, of_pairing.get(pairing_id, ()), {**values, "overdue": deeds_overdue})
+    for pairing_id, opened, overdue in (
+        Rectification.objects.alive()
+        .filter(
+            inspection__pairing__in=pairings.values("pk"),
+            inspection__deleted_at__isnull=True,
+            status__in=["open", "in_progress"],
+        )
+        .values_list("inspection__pairing_id")
+        .annotate(n=Count("pk"), overdue=Count("pk", filter=Q(due_date__lt=today)))
+        .order_by()
+    ):
+        values = {"rectifications": opened, "rectifications_overdue": overdue}
+        add(problems, of_pairing.get(pairing_id, ()), values)
+    # Each group's first few of the pairings with overdue deeds, and with overdue rectifications.
+    overdue = {group: ([], []) for group in groups}
+    for listed, rows in enumerate(overdue_by_pairing(pairings, today, limit=None)):
+        for row in rows:
+            for group in of_pairing.get(row[0], ()):
+                if len(overdue[group][listed]) < OVERDUE_LIMIT:
+                    overdue[group][listed].append(row)
+    rollups = compliance.rollups(pairings, start, end, groups, groups_of, today=today)
+    regimes = [r for r, _ in compliance.regimes_with_rules()]
+    metrics = list(Metric.objects.filter(is_active=True))
+
+    found = {}
+    for group, share in shares.items():
+        n, problem, flow = counts.get(group, {}), problems.get(group, {}), flows.get(group, {})
+        branches = share["organ"] | share["village"]
+        fig = Figures(
+            start=start,
+            end=end,
+            pairings=sum(1 for row in share["rows"] if row[3]),
+            organ_branches=len(share["organ"]),
+            village_branches=len(share["village"]),
+            members=sum(by_branch["members"].get(b, 0) for b in branches),
+            participants=sum(by_branch["participants"].get(b, 0) for b in branches),
+            activities=n.get(("total", None), 0),
+            villagers=n.get(("villagers", None), 0),
+            by_regime=[(r, n.get(("regime", r and r.pk), 0)) for r in [*regimes, None]],
+            by_category=[
+                (label, n.get(("category", value), 0)) for value, label in Activity.Category.choices
+            ],
+            counted_range=counted_range,
+            outcomes=[OutcomeTotal(m, flow.get(m.pk, Decimal(0))) for m in metrics],
+            deeds_done=problem.get("done", 0),
+            deeds_amount=problem.get("amount", Decimal(0)),
+            monthly=_every_month(
+                start, end, {k: v for (kind, k), v in n.items() if kind == "month"}
+            ),
+            open_rectifications=problem.get("rectifications", 0),
+            overdue_rectifications=problem.get("rectifications_overdue", 0),
+            open_commitments=problem.get("open", 0),
+            overdue_commitments=problem.get("overdue", 0),
+        )
+        found[group] = Split(
+            fig,
+            share["rows"],
+            rollups[group],
+            overdue[group],
+        )
+    return found
 
 
 OVERDUE_LIMIT = 5  # pairings the dashboard names under overdue deeds and rectifications
@@ -264,8 +428,10 @@ def counts_by_organization(figures, organizations):
     return {org: tallies.get(org.path, (0, 0, 0)) for org in organizations}
 
 
-def period_figures(organizations, start, end):
-    """{metric id: total} of figures entered per organization for periods within the range.
+def period_figures(organizations, start, end, by=None):
+    """{metric id: total} of figures entered per organization for periods within the range;
+    with `by` ({name: expression} of the organization at a prefix: its county's path, say),
+    {(*its values, metric id): total}.
 
     A stock takes each organization's latest value in the range; flows add up.
     """
@@ -278,15 +444,17 @@ def period_figures(organizations, start, end):
     latest = in_range.filter(
         organization=OuterRef("organization"), metric=OuterRef("metric")
     ).order_by("-period_end", "-pk")
+    keys = by("organization__") if by else {}
     totals = (
         in_range.filter(
             Q(metric__aggregation=Metric.Aggregation.FLOW) | Q(pk=Subquery(latest.values("pk")[:1]))
         )
-        .values("metric_id")
+        .annotate(**keys)
+        .values_list(*keys, "metric_id")
         .annotate(total=Sum("value"))
         .order_by()
     )
-    return {row["metric_id"]: row["total"] for row in totals}
+    return {(tuple(key) if by else key[0]): total for *key, total in totals}
 
 
 def _every_month(start, end, counts):

@@ -6,6 +6,7 @@ import random
 import re
 from decimal import Decimal
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.core.cache import caches
@@ -274,6 +275,54 @@ def test_parts_equal_the_live_figures_after_random_writes(seed):
         )
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_counties_parts_computed_together_equal_each_county_s_own_figures(seed):
+    """compute_split() over three counties at once (as a cold page or warm_parts computes them)
+    gives each county what compute() gives for its pairings alone: pairings across two counties
+    and a county written in at random included, which the sums of the parts never meet (such a
+    scope is computed live)."""
+    w = make_region(counties=3)
+    w.pairings.append(make_pairing(w.branches[0], w.branches[5]))  # counties 1 and 2
+    w.members[w.pairings[-1].pk] = [make_member(w.branches[0]), make_member(w.branches[5])]
+    writer = RandomWriter(random.Random(seed), w)
+    for _ in range(40):
+        writer.step()
+    counties = [(c.pk, c.path) for c in w.counties]
+    for start, end in RANGES:
+        compute = parts._county_figures(start, end, TODAY)
+        together = compute(counties)
+        # Each alone (its queries group by nothing) gives the same part.
+        assert together == {pk: compute([(pk, path)])[pk] for pk, path in counties}
+        for county in w.counties:
+            got = together[county.pk]
+            live = figures.compute(access.pairings_under(county), start, end, today=TODAY)
+            for name in SCALARS:
+                assert getattr(got.figures, name) == getattr(live, name), (name, county.name)
+            assert got.figures.outcomes == live.outcomes
+            assert got.figures.counted_range == live.counted_range
+            lean = live.rollup.lean(county.path)
+            assert (got.rollup.regime_rows, got.rollup.cadenced) == (
+                lean.regime_rows,
+                lean.cadenced,
+            )
+            assert got.rollup.lean_tallies == lean.lean_tallies
+            assert got.rollup.at_risk == lean.at_risk
+            assert got.overdue == live.overdue
+            rows = figures.pairing_counts(live)
+            assert got.tallies == figures.count_tallies(rows, county_path=county.path)
+            inside = {
+                pk
+                for pk, h, v, *_ in rows
+                if h.startswith(county.path) == v.startswith(county.path)
+            }
+            assert got.cross == {pk for pk, *_ in rows} - inside
+            organizations = Organization.objects.alive().under(county)
+            assert got.entered == figures.period_figures(organizations, start, end)
+    crossing = w.pairings[-1].pk
+    parts_of = parts._county_figures(*RANGES[0], TODAY)(counties)
+    assert [crossing in parts_of[c.pk].cross for c in w.counties] == [True, True, False]
+
+
 def test_a_list_of_pairing_ids_is_one_parameter_however_long():
     w = make_region()
     for pairing in w.pairings:
@@ -471,26 +520,35 @@ def test_a_dashboard_with_its_parts_in_the_cache_reads_no_summary(client):
     def reading_summaries(queries):
         return [q for q in queries.captured_queries if "activities_activitysummary" in q["sql"]]
 
-    with CaptureQueriesContext(connection) as cold, parts.filling():  # computes and keeps them
-        client.get(url)
-    with CaptureQueriesContext(connection) as warm:
-        assert client.get(url).status_code == 200
+    computed = []  # the counties of each pass of compute_split()
+
+    def split(pairings, groups, *args, **kwargs):
+        computed.append(sorted(groups))
+        return compute_split(pairings, groups, *args, **kwargs)
+
+    compute_split = figures.compute_split
+    with mock.patch.object(figures, "compute_split", split):
+        with CaptureQueriesContext(connection) as cold:  # computes and keeps them
+            client.get(url)
+        with CaptureQueriesContext(connection) as warm:
+            assert client.get(url).status_code == 200
+        # A write in one county: the next request computes that county's part, and only that.
+        make_submitted_activity(w.pairings[0], "activity_day", datetime.date(2025, 6, 1))
+        with CaptureQueriesContext(connection) as after_write:
+            client.get(url)
     statements = " ".join(q["sql"] for q in warm.captured_queries)
     for table in ("activitysummary", "outcomesummary", "participantyear"):
         assert f"activities_{table}" not in statements
     assert len(warm.captured_queries) == WARM_DASHBOARD_QUERIES
-    # A write in one county: the next request computes that county's part, and only that one.
-    make_submitted_activity(w.pairings[0], "activity_day", datetime.date(2025, 6, 1))
-    with CaptureQueriesContext(connection) as after_write:
-        client.get(url)
-    assert len(reading_summaries(cold)) == 3 * len(reading_summaries(after_write)) > 0
+    # The three missing parts in one pass, with as many reads of the summaries as one part.
+    assert computed == [sorted(c.path for c in w.counties), [w.counties[0].path]]
+    assert len(reading_summaries(cold)) == len(reading_summaries(after_write)) > 0
 
 
 def test_the_compliance_summary_reads_the_dashboard_s_roll_up_from_the_parts(client):
     """The compliance summary's rates for every regime from the year's start: the dashboard's
     roll-up, read from the counties' parts, equal to the live roll-up; with a range the year's
     parts do not hold, or one regime, rolled up live."""
-    from unittest import mock
 
     from activities import compliance
 
@@ -591,29 +649,34 @@ def test_the_compliance_summary_lists_add_up_from_the_counties_lists():
     assert sum("WITH per (regime_id, which" in q["sql"] for q in queries.captured_queries) == 3
 
 
-def test_with_most_parts_missing_a_wide_scope_is_computed_live_and_the_cache_left_alone():
+def test_a_wide_scope_computes_every_missing_part_in_one_pass_and_keeps_them():
+    """However many counties' parts are missing (the first request of the day, or after a change
+    to the organizations), the figures of a wide scope are added up from its parts: the missing
+    ones computed together and kept, so the next request reads them all from the cache."""
     w = make_region(counties=3)
     roots, pairings = (w.region.path,), access.pairings_under(w.region)
     start, end = RANGES[0]
+    computed = []
 
     def compute():
+        computed.clear()
         return parts.compute(roots, pairings, start, end, today=TODAY)
 
-    assert compute().plan is None  # nothing in the cache: live, like before the parts
-    assert compute().plan is None  # and nothing was kept
-    county = w.counties[0]
-    county_figures = parts.compute(
-        (county.path,), access.pairings_under(county), start, end, today=TODAY
-    )
-    assert county_figures.plan is not None  # a county's own page keeps its part
-    assert compute().plan is None  # 2 of 3 missing
-    parts.compute(
-        (w.counties[1].path,), access.pairings_under(w.counties[1]), start, end, today=TODAY
-    )
-    assert compute().plan is not None  # 1 of 3 missing: computed and kept
-    make_submitted_activity(w.pairings[0], "activity_day", datetime.date(2025, 6, 1))
-    make_submitted_activity(w.pairings[2], "activity_day", datetime.date(2025, 6, 1))
-    assert compute().plan is None  # two counties written in since
+    def split(pairings, groups, *args, **kwargs):
+        computed.append(sorted(groups))
+        return compute_split(pairings, groups, *args, **kwargs)
+
+    compute_split = figures.compute_split
+    paths = [c.path for c in w.counties]
+    with mock.patch.object(figures, "compute_split", split):
+        assert compute().plan is not None  # nothing in the cache: all three, in one pass
+        assert computed == [paths]
+        assert compute().plan is not None  # all three kept (and their sum)
+        assert computed == []
+        make_submitted_activity(w.pairings[0], "activity_day", datetime.date(2025, 6, 1))
+        make_submitted_activity(w.pairings[2], "activity_day", datetime.date(2025, 6, 1))
+        assert compute().plan is not None  # two counties written in since: those two, together
+        assert computed == [paths[:2]]
     assert_same(roots, pairings)
 
 
