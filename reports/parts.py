@@ -146,13 +146,13 @@ def plan(roots):
     return Plan(installation, counties, uppers, tokens.get(stamps.ENTERED, ""))
 
 
-# The figures' parts missing from a wide page are computed together, in one pass whatever their
-# number (figures.compute_split: a province's hundred in 7.8 s, against 5.4 s live and 12.5 s
-# one by one). The report's parts (its pairings' facts and their counts) are computed one by
-# one, each costing about three times its share of the scope's live computation: a wide page
-# computes them only while they are at most a third of its counties; with more missing it is
-# computed live and leaves the cache as it was (each county's own report, and warm_parts,
-# fill it).
+# The parts missing from a wide page are computed together, in one pass whatever their number:
+# the figures' grouped by county (figures.compute_split: a province's hundred in 7.8 s, against
+# 5.4 s live and 12.5 s one by one), the report's facts live over their pairings and split. The
+# compliance summary's lists are computed one by one, a query each (a county's first 50 cannot
+# be told from the scope's): a wide page computes them only while they are at most a third of
+# its counties; with more missing it reads the lists live and leaves the cache as it was (each
+# county's own page, and warm_parts, fill it).
 MOST_MISSING = 1 / 3
 
 _filling = contextvars.ContextVar("cobuild_parts_filling", default=False)
@@ -474,38 +474,43 @@ def _add_up(parts, start, end):
     )
 
 
-def _county_facts(fig, compute_facts):
-    """compute(county id, path) of a county's facts, from its figures' part."""
-    found = fig.plan
+def _counties_facts(fig, compute_facts):
+    """compute(counties) of the facts' parts of `counties` ([(id, path)]) of a Figures made of
+    parts, {id: {pairing id: facts}}: compute_facts() of all their pairings at once, live (the
+    facts are each pairing's own, whatever the scope), split by county, a pairing of two
+    counties in both."""
     _, start, end, today = fig.scope
-    county_figures = _county_figures(start, end, today)
 
-    def compute(pk, path):
-        part = _fetch(_one(found, pk), "figures", start, end, today, county_figures, together=True)
-        part = part[pk]
-        # The facts need each pairing's missed meetings: the county's roll-up again, live (the
-        # part keeps it lean).
-        return compute_facts(
-            replace(part.figures, scope=(_pairings_of(pk, path), start, end, today))
-        )
+    def compute(counties):
+        orgs = [Organization(pk=pk, path=path) for pk, path in counties]
+        pairings = access.pairings_with_ids(access.pairing_ids_under(*orgs))
+        scope = (pairings, start, end, today)
+        counted_range = summaries.whole_months(start, end)
+        found = compute_facts(replace(fig, plan=None, scope=scope, counted_range=counted_range))
+        paths = {path: pk for pk, path in counties}
+        lengths = {len(path) for path in paths}
+        split = {pk: {} for pk, _ in counties}
+        for pk, *branches in pairings.values_list("pk", "helper__path", "helped__path"):
+            held = {paths.get(branch[:n]) for branch in branches for n in lengths} - {None}
+            for county in held:
+                split[county][pk] = found[pk]
+        return split
 
     return compute
 
 
-def _one(found, pk):
-    """The plan of one of the counties of `found`."""
-    return Plan(found.installation, tuple(c for c in found.counties if c[0] == pk))
+def _some(found, pks):
+    """The plan of those of the counties of `found` whose ids are `pks`."""
+    return Plan(found.installation, tuple(c for c in found.counties if c[0] in pks))
 
 
 def facts(fig, compute_facts):
     """{pairing id: PairingFacts} of a Figures made of parts, the counties' facts from the cache
-    or `compute_facts(county figures)` where missing."""
+    or computed together where missing (_counties_facts)."""
     _, start, end, today = fig.scope
-    found_facts = _fetch(fig.plan, "facts", start, end, today, _county_facts(fig, compute_facts))
-    if found_facts is None:  # too many missing: the facts of the whole scope, live
-        return compute_facts(
-            replace(fig, plan=None, counted_range=summaries.whole_months(start, end))
-        )
+    found_facts = _fetch(
+        fig.plan, "facts", start, end, today, _counties_facts(fig, compute_facts), together=True
+    )
     merged = {}
     for part in found_facts.values():
         merged.update(part)
@@ -514,16 +519,18 @@ def facts(fig, compute_facts):
 
 def counted(fig, compute_facts, count, settings_key):
     """[count(a county's facts) for each county] of a Figures made of parts, each from the cache
-    or counted from the county's facts (themselves from the cache or computed); None when too
-    many are missing. `settings_key` names what else `count` depends on (its thresholds)."""
+    or counted from the county's facts (themselves from the cache or computed together).
+    `settings_key` names what else `count` depends on (its thresholds)."""
     _, start, end, today = fig.scope
-    county_facts = _county_facts(fig, compute_facts)
+    county_facts = _counties_facts(fig, compute_facts)
 
-    def compute(pk, path):
-        return count(_fetch(_one(fig.plan, pk), "facts", start, end, today, county_facts)[pk])
+    def compute(counties):
+        some = _some(fig.plan, {pk for pk, _ in counties})
+        found = _fetch(some, "facts", start, end, today, county_facts, together=True)
+        return {pk: count(facts) for pk, facts in found.items()}
 
     def counts():
-        found = _fetch(fig.plan, f"counted:{settings_key}", start, end, today, compute)
-        return None if found is None else list(found.values())
+        kind = f"counted:{settings_key}"
+        return list(_fetch(fig.plan, kind, start, end, today, compute, together=True).values())
 
     return _whole(fig.plan, f"counted:{settings_key}", start, end, today, counts)

@@ -565,20 +565,20 @@ def draft(organization, start, end, *, today, named=False):
     )
     meeting = next((r for r in figures.rollup.regimes if r.code == "joint_meeting"), None)
     low, few = thresholds()
-    facts = listed = counts = None
+    facts = listed = None
     if figures.plan is not None and not named:
-        counts = parts.counted(
-            figures,
-            pairing_facts,
-            lambda county_facts: ProblemCounts.of(problem_pairings(county_facts, low, few)),
-            f"{low}:{few}",
+        counts = ProblemCounts.added_up(
+            parts.counted(
+                figures,
+                pairing_facts,
+                lambda county_facts: ProblemCounts.of(problem_pairings(county_facts, low, few)),
+                f"{low}:{few}",
+            )
         )
-    if counts is None:
+    else:
         facts = pairing_facts(figures)
         listed = problem_pairings(facts, low, few)
         counts = ProblemCounts.of(listed)
-    else:
-        counts = ProblemCounts.added_up(counts)
     problems = problems_of(
         counts, meeting.short_name if meeting else "季度联席会", low, few, listed
     )

@@ -293,6 +293,9 @@ def test_the_counties_parts_computed_together_equal_each_county_s_own_figures(se
         together = compute(counties)
         # Each alone (its queries group by nothing) gives the same part.
         assert together == {pk: compute([(pk, path)])[pk] for pk, path in counties}
+        # The report's facts, computed for the three at once and split.
+        region = figures.compute(access.pairings_under(w.region), start, end, today=TODAY)
+        facts = parts._counties_facts(region, situation.pairing_facts)(counties)
         for county in w.counties:
             got = together[county.pk]
             live = figures.compute(access.pairings_under(county), start, end, today=TODAY)
@@ -318,6 +321,7 @@ def test_the_counties_parts_computed_together_equal_each_county_s_own_figures(se
             assert got.cross == {pk for pk, *_ in rows} - inside
             organizations = Organization.objects.alive().under(county)
             assert got.entered == figures.period_figures(organizations, start, end)
+            assert facts[county.pk] == situation.pairing_facts(live)
     crossing = w.pairings[-1].pk
     parts_of = parts._county_figures(*RANGES[0], TODAY)(counties)
     assert [crossing in parts_of[c.pk].cross for c in w.counties] == [True, True, False]
