@@ -23,6 +23,7 @@ import datetime
 import functools
 import hashlib
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -187,14 +188,57 @@ def _fetch(plan, kind, start, end, today, compute, *, together=False):
     if too_many and not together and not _filling.get():
         return None
     absent = {key: county for key, county in keys.items() if key not in found}
-    if together and absent:
-        computed = compute(list(absent.values()))
-    else:
-        computed = {pk: compute(pk, path) for pk, path in absent.values()}
-    missing = {key: computed[pk] for key, (pk, _) in absent.items()}
-    cache.set_many(missing)
-    found.update(missing)
+    if together and len(absent) > 1:
+        found.update(_computed_once(absent, compute))
+    elif absent:
+        if together:
+            computed = compute(list(absent.values()))
+        else:
+            computed = {pk: compute(pk, path) for pk, path in absent.values()}
+        missing = {key: computed[pk] for key, (pk, _) in absent.items()}
+        cache.set_many(missing)
+        found.update(missing)
     return {keys[key][0]: part for key, part in found.items()}
+
+
+# How long a request computing many counties' parts together holds their lock, at most (a
+# province's take about 8 s), and how often another request that needs them looks for them.
+LOCK_SECONDS = 60
+LOCK_POLL = 0.1
+
+
+def _lock(keys):
+    """The cache key that a request computing the parts of `keys` holds."""
+    return "cobuild:computing:" + hashlib.sha256(repr(sorted(keys)).encode()).hexdigest()[:32]
+
+
+def _computed_once(absent, compute):
+    """{key: part} of `absent` ({key: (id, path)}), computed together by one request at a time:
+    on the first wide page after midnight or a change every county reads, each request that
+    arrives while a province's parts are being computed (8 s of a core) waits for them instead
+    of computing them too. A request that finds them all kept while waiting reads them; one
+    that waits longer than LOCK_SECONDS (the computing request died) computes them itself."""
+    cache = caches[CACHE]
+    lock = _lock(absent)
+    held = cache.add(lock, True, LOCK_SECONDS)
+    if not held:
+        deadline = time.monotonic() + LOCK_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(LOCK_POLL)
+            released = cache.get(lock) is None  # before the parts: they are kept before it goes
+            found = cache.get_many(list(absent))
+            if len(found) == len(absent):
+                return found
+            if released:  # it failed (or the cache dropped the lock)
+                break
+    try:
+        computed = compute(list(absent.values()))
+        missing = {key: computed[pk] for key, (pk, _) in absent.items()}
+        cache.set_many(missing)
+        return missing
+    finally:
+        if held:
+            cache.delete(lock)
 
 
 def year_of(today):

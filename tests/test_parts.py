@@ -684,6 +684,49 @@ def test_a_wide_scope_computes_every_missing_part_in_one_pass_and_keeps_them():
     assert_same(roots, pairings)
 
 
+@pytest.mark.parametrize("other_request", ["finishes", "dies"])
+def test_a_request_waits_for_the_parts_another_request_is_computing(other_request):
+    """Two wide pages at once with their parts missing (the first requests of the day): the
+    second waits for the parts the first is computing and reads them, instead of computing
+    them too; if the first dies, the second computes them itself."""
+    w = make_region(counties=3)
+    roots, pairings = (w.region.path,), access.pairings_under(w.region)
+    start, end = RANGES[0]
+    found = parts.plan(roots)
+    keys = {
+        found.key("figures", pk, token, start, end, TODAY): (pk, path)
+        for pk, path, token in found.counties
+    }
+    cache = caches[parts.CACHE]
+    assert cache.add(parts._lock(keys), True)  # the first request is computing them
+    theirs = parts._county_figures(start, end, TODAY)(list(keys.values()))
+    waited = []
+
+    def meanwhile(seconds):
+        waited.append(seconds)
+        if other_request == "finishes":
+            cache.set_many({key: theirs[pk] for key, (pk, _) in keys.items()})
+        cache.delete(parts._lock(keys))
+
+    computed = []
+
+    def split(pairings, groups, *args, **kwargs):
+        computed.append(sorted(groups))
+        return compute_split(pairings, groups, *args, **kwargs)
+
+    compute_split = figures.compute_split
+    with (
+        mock.patch.object(parts.time, "sleep", meanwhile),
+        mock.patch.object(figures, "compute_split", split),
+    ):
+        fig = parts.compute(roots, pairings, start, end, today=TODAY)
+    assert fig.plan is not None
+    assert waited == [parts.LOCK_POLL]
+    assert computed == ([] if other_request == "finishes" else [[c.path for c in w.counties]])
+    assert cache.get(parts._lock(keys)) is None
+    assert_same(roots, pairings)
+
+
 def test_warm_parts_computes_the_day_s_parts_before_the_first_request(client):
     w = make_region()
     RandomWriter(random.Random(5), w).create()
