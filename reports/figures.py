@@ -197,10 +197,11 @@ class Split:
 def compute_split(pairings, groups, length, start, end, *, today):
     """{group: Split} of `pairings` split by county, in one pass of a dozen queries whatever
     the number of groups: each group is the path of a county (every one `length` long), and holds
-    the pairings with a branch in it (those with a branch in two, in both). Each group's figures
-    are what compute() gives for its pairings alone (tests check), and the queries group by the
-    counties of a pairing's two branches instead of running once for each county: a province's
-    hundred counties cost about what its live figures do."""
+    the pairings with a branch in it (those with a branch in two, in both); `pairings` are those
+    of the groups (with one group, all of them count in it, whatever their branches). Each
+    group's figures are what compute() gives for its pairings alone (tests check), and the
+    queries group by the counties of a pairing's two branches instead of running once for each
+    county: a province's hundred counties cost 1.5 times what its live figures do."""
     groups = set(groups)
     single = len(groups) == 1  # every pairing in it: no query needs to group by county
 
@@ -291,7 +292,7 @@ def compute_split(pairings, groups, length, start, end, *, today):
         .filter(
             inspection__pairing__in=pairings.values("pk"),
             inspection__deleted_at__isnull=True,
-            status__in=["open", "in_progress"],
+            status__in=[Rectification.Status.OPEN, Rectification.Status.IN_PROGRESS],
         )
         .values_list("inspection__pairing_id")
         .annotate(n=Count("pk"), overdue=Count("pk", filter=Q(due_date__lt=today)))

@@ -147,8 +147,8 @@ def plan(roots):
     return Plan(installation, counties, uppers, tokens.get(stamps.ENTERED, ""))
 
 
-# The parts missing from a wide page are computed together, in one pass whatever their number:
-# the figures' grouped by county (figures.compute_split: a province's hundred in 7.8 s, against
+# The parts missing from a wide page are computed together, in one pass whatever their number
+# (one per depth of county in the tree): the figures' grouped by county (figures.compute_split: a province's hundred in 7.8 s, against
 # 5.4 s live and 12.5 s one by one), the report's facts live over their pairings and split. The
 # compliance summary's lists are computed one by one, a query each (a county's first 50 cannot
 # be told from the scope's): a wide page computes them only while they are at most a third of
@@ -181,13 +181,12 @@ def _fetch(plan, kind, start, end, today, compute, *, together=False):
         for pk, path, token in plan.counties
     }
     found = cache.get_many(list(keys))
-    absent = len(keys) - len(found)
+    absent = {key: county for key, county in keys.items() if key not in found}
     if absent and compute is None:
         return None
-    too_many = len(keys) > 1 and absent > len(keys) * MOST_MISSING
-    if too_many and not together and not _filling.get():
+    one_by_one = not together and not _filling.get()
+    if one_by_one and len(keys) > 1 and len(absent) > len(keys) * MOST_MISSING:
         return None
-    absent = {key: county for key, county in keys.items() if key not in found}
     if together and len(absent) > 1:
         found.update(_computed_once(absent, compute))
     elif absent:
@@ -276,9 +275,9 @@ def refresh(before, *, today):
 
 
 def _pairings_of(pk, path):
-    """The county's pairings as a list of ids: every query of its part then reads a few hundred
-    pairings by their index, where a subquery of a province's pairings joined to their branches
-    made the planner scan the province's members or summaries for each county."""
+    """The county's pairings as a list of ids (for its lists part): every query then reads a few
+    hundred pairings by their index, where a subquery of a province's pairings joined to their
+    branches made the planner scan the province's summaries for each county."""
     return access.pairings_with_ids(access.pairing_ids_under(Organization(pk=pk, path=path)))
 
 
@@ -415,7 +414,8 @@ def _whole(found, kind, start, end, today, compute):
     counties', and the one of the figures entered per organization, which the organizations
     above the counties enter too): until one of them is renewed, a city's or province's page
     reads its sums as one entry instead of adding up its counties' parts again. A county's own
-    part is its sum already. None (too many parts missing) is not kept."""
+    part is its sum already. None (the parts do not add up, or too many lists parts are
+    missing) is not kept."""
     if len(found.counties) == 1 and not found.uppers:
         return compute()
     digest = hashlib.sha256(repr((found.counties, found.uppers, found.entered)).encode())
@@ -529,7 +529,8 @@ def _counties_facts(fig, compute_facts):
         orgs = [Organization(pk=pk, path=path) for pk, path in counties]
         pairings = access.pairings_with_ids(access.pairing_ids_under(*orgs))
         scope = (pairings, start, end, today)
-        counted_range = summaries.whole_months(start, end)
+        # The parts' range as the summaries read it (widened once: the probe reads activities).
+        counted_range = fig.counted_range or summaries.whole_months(start, end)
         found = compute_facts(replace(fig, plan=None, scope=scope, counted_range=counted_range))
         paths = {path: pk for pk, path in counties}
         lengths = {len(path) for path in paths}

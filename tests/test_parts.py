@@ -277,18 +277,38 @@ def test_parts_equal_the_live_figures_after_random_writes(seed):
 
 @pytest.mark.parametrize("seed", [3, 4])
 def test_the_counties_parts_computed_together_equal_each_county_s_own_figures(seed):
-    """compute_split() over three counties at once (as a cold page or warm_parts computes them)
+    """compute_split() over five counties at once (as a cold page or warm_parts computes them)
     gives each county what compute() gives for its pairings alone: pairings across two counties
-    and a county written in at random included, which the sums of the parts never meet (such a
-    scope is computed live)."""
+    (at two depths), a county without pairings, figures entered by the counties themselves, more
+    pairings with overdue deeds than a county names, and the counties written in at random;
+    which the sums of the parts never meet (such a scope is computed live)."""
     w = make_region(counties=3)
-    w.pairings.append(make_pairing(w.branches[0], w.branches[5]))  # counties 1 and 2
-    w.members[w.pairings[-1].pk] = [make_member(w.branches[0]), make_member(w.branches[5])]
+    city = make_org(w.region, kind="committee", sector="other", name="市辖区党委")
+    deep = make_org(city, kind="county", sector="other", name="深县县委")
+    organs = make_org(deep, kind="working_committee", sector="organ", name="县直机关工委")
+    village = make_branch(make_org(deep, kind="committee", sector="rural"), sector="rural")
+    for helper, helped in [(w.branches[0], w.branches[5]), (make_branch(organs), village),
+                           (w.branches[0], village)]:  # fmt: skip
+        w.pairings.append(make_pairing(helper, helped))
+        w.members[w.pairings[-1].pk] = [make_member(helper), make_member(helped)]
+    crossing = w.pairings[-3]  # counties 1 and 2
+    more = make_org(w.counties[0], kind="working_committee", sector="organ", name="第二工委")
+    for _ in range(figures.OVERDUE_LIMIT + 2):  # the first county's pairings with overdue deeds
+        pairing = make_pairing(make_branch(more), w.branches[1])
+        make_commitment(pairing, status="planned", due_date=datetime.date(2025, 9, 30))
+    # and one of the third county's, after them in the province's order (-n, id)
+    make_commitment(w.pairings[4], status="planned", due_date=datetime.date(2025, 9, 30))
+    empty = make_org(w.region, kind="county", sector="other", name="新设县委")
+    w.counties += [deep, empty]
+    make_period_figure(w.counties[0], "rubber_area", "2025", value=Decimal("7"))
+    make_period_figure(deep, "donation_money", "2025", value=Decimal("3.33"))
     writer = RandomWriter(random.Random(seed), w)
     for _ in range(40):
         writer.step()
+    w.counties = [Organization.objects.get(pk=c.pk) for c in w.counties]
     counties = [(c.pk, c.path) for c in w.counties]
-    for start, end in RANGES:
+    assert len({len(path) for _, path in counties}) == 2
+    for start, end in [*RANGES, (datetime.date(2025, 3, 10), datetime.date(2025, 11, 3))]:
         compute = parts._county_figures(start, end, TODAY)
         together = compute(counties)
         # Each alone (its queries group by nothing) gives the same part.
@@ -322,9 +342,12 @@ def test_the_counties_parts_computed_together_equal_each_county_s_own_figures(se
             organizations = Organization.objects.alive().under(county)
             assert got.entered == figures.period_figures(organizations, start, end)
             assert facts[county.pk] == situation.pairing_facts(live)
-    crossing = w.pairings[-1].pk
     parts_of = parts._county_figures(*RANGES[0], TODAY)(counties)
-    assert [crossing in parts_of[c.pk].cross for c in w.counties] == [True, True, False]
+    assert [crossing.pk in parts_of[c.pk].cross for c in w.counties] == [
+        True, True, False, False, False
+    ]  # fmt: skip
+    assert len(parts_of[w.counties[0].pk].overdue[0]) == figures.OVERDUE_LIMIT
+    assert parts_of[w.counties[0].pk].entered and parts_of[deep.pk].entered
 
 
 def test_a_list_of_pairing_ids_is_one_parameter_however_long():
@@ -651,6 +674,38 @@ def test_the_compliance_summary_lists_add_up_from_the_counties_lists():
     got, live, queries = both(5)
     assert got == live
     assert sum("WITH per (regime_id, which" in q["sql"] for q in queries.captured_queries) == 3
+
+
+def test_with_most_lists_parts_missing_the_scope_s_lists_are_read_live():
+    """The compliance summary's lists are computed one county at a time (a query each): a wide
+    page computes the counties' it misses only while they are at most a third of its counties,
+    and otherwise reads the scope's lists live and keeps nothing."""
+    from activities import compliance
+
+    w = make_region(counties=3)
+    for pairing in w.pairings:
+        make_submitted_activity(pairing, "activity_day", datetime.date(2025, 10, 8))
+    roots, pairings = (w.region.path,), access.pairings_under(w.region)
+    today = datetime.date(2025, 11, 3)
+
+    def lists(*counties):
+        """The lists of `counties` (the region when none), and the queries that read lists."""
+        with CaptureQueriesContext(connection) as queries:
+            if counties:
+                for county in counties:
+                    found = parts.plan((county.path,))
+                    parts.short_lists(found, access.pairings_under(county), today, limit=5)
+                return None
+            got = parts.short_lists(parts.plan(roots), pairings, today, limit=5)
+        assert got == compliance.short_lists(pairings, today, limit=5)
+        return sum("WITH per (regime_id, which" in q["sql"] for q in queries.captured_queries)
+
+    lists(w.counties[0])  # a county's own page keeps its lists
+    assert lists() == 1  # 2 of 3 missing: the scope's, live
+    assert lists() == 1  # and nothing was kept
+    lists(w.counties[1])
+    assert lists() == 1  # 1 of 3 missing: that county's computed and kept
+    assert lists() == 0
 
 
 def test_a_wide_scope_computes_every_missing_part_in_one_pass_and_keeps_them():

@@ -81,7 +81,7 @@ class Command(BaseCommand):
                 ("trivial", staff, reverse("notifications"), {}),
                 ("dashboard", staff, reverse("home"), year),
                 # No county's part in the cache (the first request of a day without warm_parts):
-                # a county computes its part, a wide scope with most parts missing computes live.
+                # the page computes its counties' parts, all together, and keeps them.
                 ("dashboard_cold", staff, reverse("home"), year),
                 ("compliance_matrix", staff, reverse("compliance_matrix"), year),
                 # 制度落实: the rates, and the lists of what this and the last period left undone.
