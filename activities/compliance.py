@@ -804,9 +804,10 @@ done AS (
     GROUP BY s.pairing_id, per.regime_id, per.which
 ),
 short AS (
-    SELECT p.id AS pairing_id, p.code AS code, per.ord AS ord, per.regime_id AS regime_id,
-        per.which AS which, COALESCE(d.n, 0) AS n
+    SELECT g.grp AS grp, p.id AS pairing_id, p.code AS code, per.ord AS ord,
+        per.regime_id AS regime_id, per.which AS which, COALESCE(d.n, 0) AS n
     FROM pairings_pairing p
+    JOIN ({groups}) g ON g.pairing_id = p.id
     CROSS JOIN per
     LEFT JOIN done d ON d.pairing_id = p.id AND d.regime_id = per.regime_id
         AND d.which = per.which
@@ -818,18 +819,31 @@ short AS (
         AND COALESCE(d.n, 0) < per.required
 ),
 ranked AS (
-    SELECT pairing_id, code, regime_id, which, n,
-        ROW_NUMBER() OVER (PARTITION BY which ORDER BY code, ord) AS row_number,
-        COUNT(*) OVER (PARTITION BY which) AS total
+    SELECT grp, pairing_id, code, regime_id, which, n,
+        ROW_NUMBER() OVER (PARTITION BY grp, which ORDER BY code, ord) AS row_number,
+        COUNT(*) OVER (PARTITION BY grp, which) AS total
     FROM short
 )
-SELECT r.which, r.pairing_id, r.code, h.name, v.name, r.regime_id, r.n, r.total
+SELECT r.grp, r.which, r.pairing_id, r.code, h.name, v.name, r.regime_id, r.n, r.total
 FROM ranked r
 JOIN pairings_pairing p ON p.id = r.pairing_id
 JOIN pairings_organization h ON h.id = p.helper_id
 JOIN pairings_organization v ON v.id = p.helped_id
 WHERE r.row_number <= %s
-ORDER BY r.which, r.row_number
+ORDER BY r.grp, r.which, r.row_number
+"""
+
+# The groups of SHORT_SQL: the whole scope as one, or the counties of a pairing's two branches
+# (the first `length` characters of each branch's path), a pairing of two counties in both.
+ONE_GROUP = "SELECT id AS pairing_id, '' AS grp FROM scope_ids"
+BY_COUNTY = """
+    SELECT p.id AS pairing_id, substr(o.path, 1, {length}) AS grp
+    FROM pairings_pairing p JOIN pairings_organization o ON o.id = p.helper_id
+    WHERE p.id IN (SELECT id FROM scope_ids)
+    UNION
+    SELECT p.id AS pairing_id, substr(o.path, 1, {length}) AS grp
+    FROM pairings_pairing p JOIN pairings_organization o ON o.id = p.helped_id
+    WHERE p.id IN (SELECT id FROM scope_ids)
 """
 
 
@@ -875,7 +889,19 @@ def short_lists(pairings, today, *, regime_codes=None, limit=None, regimes=None)
     """The required regimes each of `pairings` has not done yet this period, and those it missed
     last period: what current_status() tells of each pairing (tests check they agree), for a
     whole scope in one query, with only the first `limit` rows of each read."""
-    regimes = _regimes_named(regimes, regime_codes)
+    found = _short_lists(pairings, today, _regimes_named(regimes, regime_codes), limit, None)
+    return found.get("", ShortLists([], 0, [], 0))
+
+
+def short_lists_by_county(pairings, today, length, *, limit, regimes=None):
+    """{county path: short_lists() of its pairings} of every county (a path `length` long) that
+    holds a branch of one of `pairings`, in one query: each county's lists, a pairing of two
+    counties in both (the counties' parts, computed together)."""
+    return _short_lists(pairings, today, _regimes_named(regimes, None), limit, length)
+
+
+def _short_lists(pairings, today, regimes, limit, length):
+    """{group: ShortLists} of SHORT_SQL, the groups ONE_GROUP's ('') or BY_COUNTY's."""
     values, params, periods = [], [], {}
     for order, (regime, rules) in enumerate(regimes):
         *earlier, (period, rule) = periods_between(rules, last_period_start(rules, today), today)
@@ -891,10 +917,13 @@ def short_lists(pairings, today, *, regime_codes=None, limit=None, regimes=None)
             values.append("(%s, %s, %s, %s, %s, %s)")
             params += [regime.pk, which, period.start, period.end, required, order]
             periods[(regime.pk, which)] = (regime, period, required)
-    lists = ShortLists([], 0, [], 0)
+    found = {}
     months = (min(params[2::6], default=None), max(params[3::6], default=None))
-    rows = _run_over_periods(SHORT_SQL, pairings, values, params, months, limit or 2**62)
-    for which, pairing_id, code, helper, helped, regime_id, done, total in rows:
+    groups = ONE_GROUP if length is None else BY_COUNTY.format(length=int(length))
+    sql = SHORT_SQL.replace("{groups}", groups)
+    rows = _run_over_periods(sql, pairings, values, params, months, limit or 2**62)
+    for group, which, pairing_id, code, helper, helped, regime_id, done, total in rows:
+        lists = found.setdefault(group, ShortLists([], 0, [], 0))
         regime, period, required = periods[(regime_id, which)]
         days_left = (period.end - today).days + 1
         short = Short(
@@ -906,4 +935,4 @@ def short_lists(pairings, today, *, regime_codes=None, limit=None, regimes=None)
         else:
             lists.missed.append(short)
             lists.missed_total = int(total)
-    return lists
+    return found

@@ -148,20 +148,18 @@ def plan(roots):
 
 
 # The parts missing from a wide page are computed together, in one pass whatever their number
-# (one per depth of county in the tree): the figures' grouped by county (figures.compute_split: a province's hundred in 7.8 s, against
-# 5.4 s live and 12.5 s one by one), the report's facts live over their pairings and split. The
-# compliance summary's lists are computed one by one, a query each (a county's first 50 cannot
-# be told from the scope's): a wide page computes them only while they are at most a third of
-# its counties; with more missing it reads the lists live and leaves the cache as it was (each
-# county's own page, and warm_parts, fill it).
-MOST_MISSING = 1 / 3
+# (one per depth of county in the tree): the figures' grouped by county (figures.compute_split:
+# a province's hundred in 7.8 s, against 5.4 s live and 12.5 s one by one), the compliance
+# summary's lists ranked by county in one query, the report's facts live over their pairings
+# and split. The page keeps them all: the next request reads them.
 
 _filling = contextvars.ContextVar("cobuild_parts_filling", default=False)
 
 
 @contextmanager
 def filling():
-    """Compute and keep every missing part, however many (warm_parts)."""
+    """Compute and keep the missing parts even where a page would read live instead (a county's
+    compliance summary rolls its rates up live while its part is missing): warm_parts."""
     token = _filling.set(True)
     try:
         yield
@@ -169,12 +167,10 @@ def filling():
         _filling.reset(token)
 
 
-def _fetch(plan, kind, start, end, today, compute, *, together=False):
-    """{county id: part} of `kind`, from the cache or computed (and kept) where missing; None
-    when any is missing and `compute` is None. compute(id, path) computes one county's part;
-    when `together`, compute([(id, path), …]) computes all that are missing in one pass, {id:
-    part}, whatever their number; else one by one, and None when too many are missing
-    (MOST_MISSING)."""
+def _fetch(plan, kind, start, end, today, compute):
+    """{county id: part} of `kind`, from the cache, or computed (and kept) where missing by
+    compute([(id, path), …]) → {id: part}, all of them in one pass; None when any is missing and
+    `compute` is None."""
     cache = caches[CACHE]
     keys = {
         plan.key(kind, pk, token, start, end, today): (pk, path)
@@ -184,20 +180,19 @@ def _fetch(plan, kind, start, end, today, compute, *, together=False):
     absent = {key: county for key, county in keys.items() if key not in found}
     if absent and compute is None:
         return None
-    one_by_one = not together and not _filling.get()
-    if one_by_one and len(keys) > 1 and len(absent) > len(keys) * MOST_MISSING:
-        return None
-    if together and len(absent) > 1:
+    if len(absent) > 1:
         found.update(_computed_once(absent, compute))
     elif absent:
-        if together:
-            computed = compute(list(absent.values()))
-        else:
-            computed = {pk: compute(pk, path) for pk, path in absent.values()}
-        missing = {key: computed[pk] for key, (pk, _) in absent.items()}
-        cache.set_many(missing)
-        found.update(missing)
+        found.update(_computed(absent, compute))
     return {keys[key][0]: part for key, part in found.items()}
+
+
+def _computed(absent, compute):
+    """{key: part} of `absent` ({key: (id, path)}), computed and kept."""
+    computed = compute(list(absent.values()))
+    missing = {key: computed[pk] for key, (pk, _) in absent.items()}
+    caches[CACHE].set_many(missing)
+    return missing
 
 
 # How long a request computing many counties' parts together holds their lock, at most (a
@@ -231,10 +226,7 @@ def _computed_once(absent, compute):
             if released:  # it failed (or the cache dropped the lock)
                 break
     try:
-        computed = compute(list(absent.values()))
-        missing = {key: computed[pk] for key, (pk, _) in absent.items()}
-        cache.set_many(missing)
-        return missing
+        return _computed(absent, compute)
     finally:
         if held:
             cache.delete(lock)
@@ -268,17 +260,16 @@ def refresh(before, *, today):
     found = Plan(installation, tuple((pk, paths[pk], after[pk]) for pk in changed if pk in paths))
     start, end = year_of(today)
     with filling():
-        _fetch(
-            found, "figures", start, end, today, _county_figures(start, end, today), together=True
-        )
+        _fetch(found, "figures", start, end, today, _county_figures(start, end, today))
     return [pk for pk, _, _ in found.counties]
 
 
-def _pairings_of(pk, path):
-    """The county's pairings as a list of ids (for its lists part): every query then reads a few
-    hundred pairings by their index, where a subquery of a province's pairings joined to their
-    branches made the planner scan the province's summaries for each county."""
-    return access.pairings_with_ids(access.pairing_ids_under(Organization(pk=pk, path=path)))
+def _by_length(counties):
+    """{path length: {path: id}} of `counties` ([(id, path)]): those computed in one pass."""
+    found = {}
+    for pk, path in counties:
+        found.setdefault(len(path), {})[path] = pk
+    return found
 
 
 def _county_figures(start, end, today):
@@ -287,10 +278,7 @@ def _county_figures(start, end, today):
 
     def compute(counties):
         found = {}
-        by_length = {}
-        for pk, path in counties:
-            by_length.setdefault(len(path), {})[path] = pk
-        for length, ids in by_length.items():
+        for length, ids in _by_length(counties).items():
             orgs = [Organization(pk=pk, path=path) for path, pk in ids.items()]
             pairings = access.pairings_with_ids(access.pairing_ids_under(*orgs))
             split = figures.compute_split(pairings, ids, length, start, end, today=today)
@@ -355,18 +343,21 @@ def rollup(found, pairings, start, end, *, today, regimes=None):
     """The compliance roll-up of `pairings` (those of `found`, a plan() or None) from
     `start` to `end`, every active regime: the dashboard's, from the counties' parts kept in the
     cache, when the range counts the periods the year does (it starts on the year's first day
-    and ends in the year, today or later: only periods ended by today count); else, and when a
-    part is missing, compliance.rollup() (one query, where a county's part is its whole
-    figures: the page does not compute them for the dashboard)."""
+    and ends in the year, today or later: only periods ended by today count); else
+    compliance.rollup() (one query). A wide scope computes its missing parts together and keeps
+    them (a province's 8 s once, against its roll-up's 2 s live on every request); a county
+    with its part missing rolls up live (its part is its whole figures for the dashboard: 115
+    ms, against 58 ms for the page live)."""
     first, last = year_of(today)
     if found is not None and start == first and today <= end <= last:
+        one = len(found.counties) == 1
         year = _whole(
             found,
             "figures:True",  # the dashboard's (compute() with its organizations)
             first,
             last,
             today,
-            lambda: _summed(found, first, last, today, entered=True, kept_only=True),
+            lambda: _summed(found, first, last, today, entered=True, kept_only=one),
         )
         if year is not None:
             return year.rollup.over(start, end)
@@ -383,17 +374,33 @@ def short_lists(found, pairings, today, *, limit, regimes=None):
         first, last = year_of(today)
         kind = f"short:{limit}"
 
-        def county(pk, path):
-            county_pairings = _pairings_of(pk, path)
-            lists = compliance.short_lists(county_pairings, today, limit=limit, regimes=regimes)
-            # Its pairings with a branch in another county: they are in that county's lists too.
-            cross = county_pairings.exclude(
-                helper__path__startswith=path, helped__path__startswith=path
-            )
-            return lists, frozenset(cross.values_list("pk", flat=True))
+        def counties(missing):
+            """{id: (its lists, its pairings with a branch in another county)} of `missing`,
+            those of the same depth in one query: they are in that county's lists too."""
+            found_lists = {}
+            for length, ids in _by_length(missing).items():
+                orgs = [Organization(pk=pk, path=path) for path, pk in ids.items()]
+                county_pairings = access.pairings_with_ids(access.pairing_ids_under(*orgs))
+                lists = compliance.short_lists_by_county(
+                    county_pairings, today, length, limit=limit, regimes=regimes
+                )
+                cross = {pk: set() for pk in ids.values()}
+                for pairing, *branches in county_pairings.values_list(
+                    "pk", "helper__path", "helped__path"
+                ):
+                    held = {branch[:length] for branch in branches}
+                    if len(held) > 1:
+                        for path in held & set(ids):
+                            cross[ids[path]].add(pairing)
+                for path, pk in ids.items():
+                    found_lists[pk] = (
+                        lists.get(path, compliance.ShortLists([], 0, [], 0)),
+                        frozenset(cross[pk]),
+                    )
+            return found_lists
 
         def added_up():
-            found_lists = _fetch(found, kind, first, last, today, county)
+            found_lists = _fetch(found, kind, first, last, today, counties)
             if not found_lists:
                 return None
             crossing = [pk for _, cross in found_lists.values() for pk in cross]
@@ -434,7 +441,7 @@ def _summed(found, start, end, today, *, entered, kept_only=False):
     the figures entered per organization when `entered`; None when the parts do not add up, or
     when `kept_only` and one is not in the cache (unless filling(): warm_parts keeps them all)."""
     compute = None if kept_only and not _filling.get() else _county_figures(start, end, today)
-    parts = _fetch(found, "figures", start, end, today, compute, together=True)
+    parts = _fetch(found, "figures", start, end, today, compute)
     if not parts:
         return None
     # A pairing of two counties in the scope, or a branch outside them paired in two: its
@@ -553,9 +560,7 @@ def facts(fig, compute_facts):
     """{pairing id: PairingFacts} of a Figures made of parts, the counties' facts from the cache
     or computed together where missing (_counties_facts)."""
     _, start, end, today = fig.scope
-    found_facts = _fetch(
-        fig.plan, "facts", start, end, today, _counties_facts(fig, compute_facts), together=True
-    )
+    found_facts = _fetch(fig.plan, "facts", start, end, today, _counties_facts(fig, compute_facts))
     merged = {}
     for part in found_facts.values():
         merged.update(part)
@@ -571,11 +576,11 @@ def counted(fig, compute_facts, count, settings_key):
 
     def compute(counties):
         some = _some(fig.plan, {pk for pk, _ in counties})
-        found = _fetch(some, "facts", start, end, today, county_facts, together=True)
+        found = _fetch(some, "facts", start, end, today, county_facts)
         return {pk: count(facts) for pk, facts in found.items()}
 
     def counts():
         kind = f"counted:{settings_key}"
-        return list(_fetch(fig.plan, kind, start, end, today, compute, together=True).values())
+        return list(_fetch(fig.plan, kind, start, end, today, compute).values())
 
     return _whole(fig.plan, f"counted:{settings_key}", start, end, today, counts)

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from activities import workflow
+from activities import compliance, workflow
 from activities.models import (
     Activity,
     Commitment,
@@ -82,6 +82,14 @@ def make_region(counties=2):
         w.counties.append(county)
     w.staff = make_user(role=Assignment.Role.COUNTY_STAFF, org=region)
     return w
+
+
+def paths_of(*organizations):
+    """The organizations' paths as the database holds them, in order: an organization made
+    later may sort before them (by code: "O100" < "O99") and move them, which leaves the
+    objects' paths stale."""
+    pks = [org.pk for org in organizations]
+    return sorted(Organization.objects.filter(pk__in=pks).values_list("path", flat=True))
 
 
 def problem_counts(facts):
@@ -316,6 +324,14 @@ def test_the_counties_parts_computed_together_equal_each_county_s_own_figures(se
         # The report's facts, computed for the three at once and split.
         region = figures.compute(access.pairings_under(w.region), start, end, today=TODAY)
         facts = parts._counties_facts(region, situation.pairing_facts)(counties)
+        # The compliance summary's lists, the counties of each depth in one query.
+        day = end if end <= TODAY else TODAY
+        lists = {}
+        for length in {len(path) for _, path in counties}:
+            pairings = access.pairings_with_ids(
+                access.pairing_ids_under(*[c for c in w.counties if len(c.path) == length])
+            )
+            lists.update(compliance.short_lists_by_county(pairings, day, length, limit=3))
         for county in w.counties:
             got = together[county.pk]
             live = figures.compute(access.pairings_under(county), start, end, today=TODAY)
@@ -342,6 +358,8 @@ def test_the_counties_parts_computed_together_equal_each_county_s_own_figures(se
             organizations = Organization.objects.alive().under(county)
             assert got.entered == figures.period_figures(organizations, start, end)
             assert facts[county.pk] == situation.pairing_facts(live)
+            own = compliance.short_lists(access.pairings_under(county), day, limit=3)
+            assert lists.get(county.path, compliance.ShortLists([], 0, [], 0)) == own
     parts_of = parts._county_figures(*RANGES[0], TODAY)(counties)
     assert [crossing.pk in parts_of[c.pk].cross for c in w.counties] == [
         True, True, False, False, False
@@ -568,14 +586,15 @@ def test_a_dashboard_with_its_parts_in_the_cache_reads_no_summary(client):
         assert f"activities_{table}" not in statements
     assert len(warm.captured_queries) == WARM_DASHBOARD_QUERIES
     # The three missing parts in one pass, with as many reads of the summaries as one part.
-    assert computed == [sorted(c.path for c in w.counties), [w.counties[0].path]]
+    assert computed == [paths_of(*w.counties), paths_of(w.counties[0])]
     assert len(reading_summaries(cold)) == len(reading_summaries(after_write)) > 0
 
 
 def test_the_compliance_summary_reads_the_dashboard_s_roll_up_from_the_parts(client):
     """The compliance summary's rates for every regime from the year's start: the dashboard's
-    roll-up, read from the counties' parts, equal to the live roll-up; with a range the year's
-    parts do not hold, or one regime, rolled up live."""
+    roll-up, read from the counties' parts (a county's own page rolls up live when its part is
+    missing, a wide page computes the missing ones), equal to the live roll-up; with a range
+    the year's parts do not hold, or one regime, rolled up live."""
 
     from activities import compliance
 
@@ -597,8 +616,10 @@ def test_the_compliance_summary_reads_the_dashboard_s_roll_up_from_the_parts(cli
     with parts.filling():  # as under warm_parts: the missing part computed and kept
         parts.rollup(parts.plan(county), in_county, start, today, today=today)
     assert parts._fetch(parts.plan(county), "figures", *year, today, None) is not None
-    with parts.filling():
-        parts.compute(roots, pairings, *year, today=today, organizations=[])
+    # A wide scope computes its missing parts (together) and keeps them.
+    assert parts._fetch(parts.plan(roots), "figures", *year, today, None) is None
+    parts.rollup(parts.plan(roots), pairings, start, today, today=today)
+    assert parts._fetch(parts.plan(roots), "figures", *year, today, None) is not None
     for start, end in [
         (datetime.date(2025, 1, 1), today),  # the summary's default range
         (datetime.date(2025, 1, 1), datetime.date(2025, 12, 31)),
@@ -669,17 +690,17 @@ def test_the_compliance_summary_lists_add_up_from_the_counties_lists():
     assert got == live
     assert sum("WITH per (regime_id, which" in q["sql"] for q in queries.captured_queries) == 1
     # A pairing of the first county's organ branch and the second's village, short this month:
-    # both counties' lists computed again, then the scope's read live.
+    # both counties' lists computed again (together, one query), then the scope's read live.
     make_pairing(w.branches[0], w.branches[5], start_date=datetime.date(2025, 1, 1))
     got, live, queries = both(5)
     assert got == live
-    assert sum("WITH per (regime_id, which" in q["sql"] for q in queries.captured_queries) == 3
+    assert sum("WITH per (regime_id, which" in q["sql"] for q in queries.captured_queries) == 2
 
 
-def test_with_most_lists_parts_missing_the_scope_s_lists_are_read_live():
-    """The compliance summary's lists are computed one county at a time (a query each): a wide
-    page computes the counties' it misses only while they are at most a third of its counties,
-    and otherwise reads the scope's lists live and keeps nothing."""
+def test_the_counties_missing_lists_are_computed_together_and_kept():
+    """The compliance summary's lists of the counties missing from the cache come from one
+    query (ranked by county) and are kept: the next page reads them all; after a write in one
+    county, that county's alone is computed again."""
     from activities import compliance
 
     w = make_region(counties=3)
@@ -688,23 +709,17 @@ def test_with_most_lists_parts_missing_the_scope_s_lists_are_read_live():
     roots, pairings = (w.region.path,), access.pairings_under(w.region)
     today = datetime.date(2025, 11, 3)
 
-    def lists(*counties):
-        """The lists of `counties` (the region when none), and the queries that read lists."""
+    def lists():
+        """The queries that read lists for the region's page."""
         with CaptureQueriesContext(connection) as queries:
-            if counties:
-                for county in counties:
-                    found = parts.plan((county.path,))
-                    parts.short_lists(found, access.pairings_under(county), today, limit=5)
-                return None
             got = parts.short_lists(parts.plan(roots), pairings, today, limit=5)
         assert got == compliance.short_lists(pairings, today, limit=5)
         return sum("WITH per (regime_id, which" in q["sql"] for q in queries.captured_queries)
 
-    lists(w.counties[0])  # a county's own page keeps its lists
-    assert lists() == 1  # 2 of 3 missing: the scope's, live
-    assert lists() == 1  # and nothing was kept
-    lists(w.counties[1])
-    assert lists() == 1  # 1 of 3 missing: that county's computed and kept
+    assert lists() == 1  # the three counties', in one query
+    assert lists() == 0  # kept
+    make_submitted_activity(w.pairings[2], "activity_day", datetime.date(2025, 11, 1))
+    assert lists() == 1  # the second county's
     assert lists() == 0
 
 
@@ -726,16 +741,15 @@ def test_a_wide_scope_computes_every_missing_part_in_one_pass_and_keeps_them():
         return compute_split(pairings, groups, *args, **kwargs)
 
     compute_split = figures.compute_split
-    paths = [c.path for c in w.counties]
     with mock.patch.object(figures, "compute_split", split):
         assert compute().plan is not None  # nothing in the cache: all three, in one pass
-        assert computed == [paths]
+        assert computed == [paths_of(*w.counties)]
         assert compute().plan is not None  # all three kept (and their sum)
         assert computed == []
         make_submitted_activity(w.pairings[0], "activity_day", datetime.date(2025, 6, 1))
         make_submitted_activity(w.pairings[2], "activity_day", datetime.date(2025, 6, 1))
         assert compute().plan is not None  # two counties written in since: those two, together
-        assert computed == [paths[:2]]
+        assert computed == [paths_of(*w.counties[:2])]
     assert_same(roots, pairings)
 
 
@@ -777,7 +791,7 @@ def test_a_request_waits_for_the_parts_another_request_is_computing(other_reques
         fig = parts.compute(roots, pairings, start, end, today=TODAY)
     assert fig.plan is not None
     assert waited == [parts.LOCK_POLL]
-    assert computed == ([] if other_request == "finishes" else [[c.path for c in w.counties]])
+    assert computed == ([] if other_request == "finishes" else [paths_of(*w.counties)])
     assert cache.get(parts._lock(keys)) is None
     assert_same(roots, pairings)
 
