@@ -763,10 +763,11 @@ def _rolled_up(rows, start, end, regimes, cadenced):
     return result
 
 
-def _run_over_periods(sql, pairings, values, params, months, *tail):
-    """The rows of `sql` (CELLS_SQL or SHORT_SQL) over the periods `values` (with `params`) for
-    `pairings` (a queryset or a list), reading the summaries of `months` (first, last); no rows,
-    and no query, when there is no period or no pairing."""
+def _run_over_periods(sql, pairings, values, params, months, *tail, **fill):
+    """The rows of `sql` (CELLS_SQL or SHORT_SQL, its other placeholders filled from `fill`) over
+    the periods `values` (with `params`) for `pairings` (a queryset or a list), reading the
+    summaries of `months` (first, last); no rows, and no query, when there is no period or no
+    pairing."""
     from django.core.exceptions import EmptyResultSet
     from django.db import connections, router
 
@@ -780,7 +781,10 @@ def _run_over_periods(sql, pairings, values, params, months, *tail):
     except EmptyResultSet:  # an empty list of pairings
         return []
     sql = sql.format(
-        values=", ".join(values), scope=scope_sql, **SUMMARIES_IN_SCOPE[connections[using].vendor]
+        values=", ".join(values),
+        scope=scope_sql,
+        **SUMMARIES_IN_SCOPE[connections[using].vendor],
+        **fill,
     )
     with connections[using].cursor() as cursor:
         cursor.execute(sql, [*params, *scope_params, *months, *tail])
@@ -920,8 +924,9 @@ def _short_lists(pairings, today, regimes, limit, length):
     found = {}
     months = (min(params[2::6], default=None), max(params[3::6], default=None))
     groups = ONE_GROUP if length is None else BY_COUNTY.format(length=int(length))
-    sql = SHORT_SQL.replace("{groups}", groups)
-    rows = _run_over_periods(sql, pairings, values, params, months, limit or 2**62)
+    rows = _run_over_periods(
+        SHORT_SQL, pairings, values, params, months, limit or 2**62, groups=groups
+    )
     for group, which, pairing_id, code, helper, helped, regime_id, done, total in rows:
         lists = found.setdefault(group, ShortLists([], 0, [], 0))
         regime, period, required = periods[(regime_id, which)]

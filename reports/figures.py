@@ -341,12 +341,7 @@ def compute_split(pairings, groups, length, start, end, *, today):
             open_commitments=problem.get("open", 0),
             overdue_commitments=problem.get("overdue", 0),
         )
-        found[group] = Split(
-            fig,
-            share["rows"],
-            rollups[group],
-            overdue[group],
-        )
+        found[group] = Split(fig, share["rows"], rollups[group], overdue[group])
     return found
 
 

@@ -272,6 +272,13 @@ def _by_length(counties):
     return found
 
 
+def _pairings_under(counties):
+    """The pairings of `counties` (organizations) as a list of ids: every query of their parts
+    then reads them by their index, where a subquery of a province's pairings joined to their
+    branches made the planner scan the province's members or summaries."""
+    return access.pairings_with_ids(access.pairing_ids_under(*counties))
+
+
 def _county_figures(start, end, today):
     """compute(counties) of the figures' parts of `counties` ([(id, path)]), {id: Part}: those
     of the same depth together, in one pass of figures.compute_split() over their pairings."""
@@ -280,7 +287,7 @@ def _county_figures(start, end, today):
         found = {}
         for length, ids in _by_length(counties).items():
             orgs = [Organization(pk=pk, path=path) for path, pk in ids.items()]
-            pairings = access.pairings_with_ids(access.pairing_ids_under(*orgs))
+            pairings = _pairings_under(orgs)
             split = figures.compute_split(pairings, ids, length, start, end, today=today)
             entered = {}
             for (path, metric_id), total in figures.period_figures(
@@ -380,7 +387,7 @@ def short_lists(found, pairings, today, *, limit, regimes=None):
             found_lists = {}
             for length, ids in _by_length(missing).items():
                 orgs = [Organization(pk=pk, path=path) for path, pk in ids.items()]
-                county_pairings = access.pairings_with_ids(access.pairing_ids_under(*orgs))
+                county_pairings = _pairings_under(orgs)
                 lists = compliance.short_lists_by_county(
                     county_pairings, today, length, limit=limit, regimes=regimes
                 )
@@ -401,8 +408,6 @@ def short_lists(found, pairings, today, *, limit, regimes=None):
 
         def added_up():
             found_lists = _fetch(found, kind, first, last, today, counties)
-            if not found_lists:
-                return None
             crossing = [pk for _, cross in found_lists.values() for pk in cross]
             if len(crossing) != len(set(crossing)):
                 return None
@@ -421,8 +426,8 @@ def _whole(found, kind, start, end, today, compute):
     counties', and the one of the figures entered per organization, which the organizations
     above the counties enter too): until one of them is renewed, a city's or province's page
     reads its sums as one entry instead of adding up its counties' parts again. A county's own
-    part is its sum already. None (the parts do not add up, or too many lists parts are
-    missing) is not kept."""
+    part is its sum already. None (the parts do not add up, or a page that reads only kept
+    parts finds one missing) is not kept."""
     if len(found.counties) == 1 and not found.uppers:
         return compute()
     digest = hashlib.sha256(repr((found.counties, found.uppers, found.entered)).encode())
@@ -533,8 +538,7 @@ def _counties_facts(fig, compute_facts):
     _, start, end, today = fig.scope
 
     def compute(counties):
-        orgs = [Organization(pk=pk, path=path) for pk, path in counties]
-        pairings = access.pairings_with_ids(access.pairing_ids_under(*orgs))
+        pairings = _pairings_under([Organization(pk=pk, path=path) for pk, path in counties])
         scope = (pairings, start, end, today)
         # The parts' range as the summaries read it (widened once: the probe reads activities).
         counted_range = fig.counted_range or summaries.whole_months(start, end)
