@@ -135,6 +135,13 @@ if env("REPORTS_DATABASE_URL", default=""):
     DATABASE_ROUTERS = ["cobuild.routers.ReportsRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Tasks (django.tasks): chores after a request, such as computing every county's figures after a
+# change they all read (reports.tasks), run in a thread of the app server (cobuild.tasks); an
+# installation with a worker queue names its backend here.
+TASKS = {
+    "default": {"BACKEND": env("COBUILD_TASKS_BACKEND", default="cobuild.tasks.ThreadBackend")}
+}
+
 # Cache: local memory unless CACHE_URL is given (redis://127.0.0.1:6379/1 uses Django's Redis cache).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # The counties' figures (reports.parts): in the shared cache when there is one, else in each

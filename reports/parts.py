@@ -238,8 +238,8 @@ def year_of(today):
 
 
 # A request that wrote in more counties than this (an import over a city) leaves their parts to
-# their readers; and a change to the organizations, regimes or metrics, which every county's
-# part reads, to warm_parts and the readers.
+# the background (reports.tasks.warm_parts), as does a change to the organizations, regimes or
+# metrics, which every county's part reads.
 REFRESH_LIMIT = 3
 
 
@@ -247,15 +247,21 @@ def refresh(before, *, today):
     """Compute and keep the year's part (year_of) of each county whose stamp is no longer the
     one in `before` (stamps.read() taken before a request wrote): the next reader of that
     county's dashboard, or of a city's or province's, finds it kept instead of waiting for it.
-    On the primary database, whose stamps name its rows. Returns the ids of the counties."""
+    On the primary database, whose stamps name its rows. Returns the ids of the counties, or
+    None when the request changed more than it should wait for (every county, or more than
+    REFRESH_LIMIT): those parts are for the background."""
     after = stamps.read()
     installation = after.get(stamps.GLOBAL)
+    if installation is None:
+        return []
+    if installation != before.get(stamps.GLOBAL):
+        return None
     changed = sorted(pk for pk, token in after.items() if pk > 0 and before.get(pk) != token)
-    if installation is None or installation != before.get(stamps.GLOBAL) or not changed:
-        return []
     layout = _layout(installation)
-    if layout.nested or len(changed) > REFRESH_LIMIT:
+    if layout.nested or not changed:
         return []
+    if len(changed) > REFRESH_LIMIT:
+        return None
     paths = dict(layout.counties)
     found = Plan(installation, tuple((pk, paths[pk], after[pk]) for pk in changed if pk in paths))
     start, end = year_of(today)

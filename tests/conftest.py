@@ -1,9 +1,10 @@
+import importlib
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.http import HttpRequest
-from django.test import Client
+from django.test import Client, override_settings
 from django_otp import DEVICE_ID_SESSION_KEY
 
 # The session marker `force_login` leaves: "this session passed the second factor".
@@ -21,6 +22,10 @@ def _test_settings(tmp_path_factory):
     django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     django_settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     django_settings.COBUILD = {**django_settings.COBUILD, "OTP_REQUIRED": True}
+    # Tasks are kept, not run: a test that runs them says so (tests/test_tasks.py).
+    override_settings(
+        TASKS={"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    ).enable()
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +86,23 @@ def _no_parts_from_another_test():
     caches["parts"].clear()
 
 
+def _create_defaults():
+    """The regimes, metrics and checklist that activities' data migration 0002 writes."""
+    from django.apps import apps
+
+    migration = importlib.import_module("activities.migrations.0002_default_regimes_metrics")
+    migration.create_defaults(apps, None)
+
+
+@pytest.fixture
+def migration_rows(transactional_db, django_db_blocker, request):
+    """Transactional tests (the live server's among them): Django flushes every table after each
+    one, taking the data migration's rows with it. Put them in first, and back after the flush
+    (below)."""
+    _create_defaults()
+    request.node.restore_migration_rows = django_db_blocker
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     """Transactional (live-server) tests end with Django flushing every table. On SQLite that is a
@@ -92,6 +114,18 @@ def pytest_runtest_teardown(item, nextitem):
     )
     if not transactional:
         return (yield)
+    try:
+        return (yield from _flushed(item, nextitem))
+    finally:
+        # After the flush, put the data migration's rows back for whatever test runs next (with
+        # no next test, the test database is gone by now: nothing to restore).
+        blocker = getattr(item, "restore_migration_rows", None)
+        if blocker is not None and nextitem is not None:
+            with blocker.unblock():
+                _create_defaults()
+
+
+def _flushed(item, nextitem):
     from django.db import connection
     from pytest_django.plugin import blocking_manager_key
 

@@ -4,14 +4,12 @@ No browser is downloaded: `.ci/run` installs Debian's `chromium` (and a CJK font
 show hanzi rather than boxes) when they are missing. Without chromium these tests fail, never skip.
 """
 
-import importlib
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from django.apps import apps
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -31,12 +29,6 @@ PHONE = {"width": 360, "height": 740}
 PASSWORD = "Cobuild#2026"  # what tests.factories.make_user sets
 
 
-def _create_defaults():
-    """The regimes, metrics and checklist that activities' data migration 0002 writes."""
-    migration = importlib.import_module("activities.migrations.0002_default_regimes_metrics")
-    migration.create_defaults(apps, None)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Browser:
     if not os.access(CHROMIUM, os.X_OK):
@@ -53,27 +45,6 @@ def browser() -> Browser:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             yield browser
             browser.close()
-
-
-@pytest.fixture
-def migration_rows(transactional_db, django_db_blocker, request):
-    """Live-server tests are transactional: Django flushes every table after each one, taking
-    the data migration's rows with it. Put them in first, and back after the flush (below)."""
-    _create_defaults()
-    request.node.restore_migration_rows = django_db_blocker
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    """After the flush, put the data migration's rows back for whatever test runs next."""
-    try:
-        return (yield)
-    finally:
-        # With no next test, the test database is gone by now: nothing to restore.
-        blocker = getattr(item, "restore_migration_rows", None)
-        if blocker is not None and nextitem is not None:
-            with blocker.unblock():
-                _create_defaults()
 
 
 @pytest.hookimpl(wrapper=True)
