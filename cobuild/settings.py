@@ -74,7 +74,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "cobuild.urls"
 # Form widgets may use the project's templates (the participant picker does).
-FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+FORM_RENDERER = "cobuild.renderers.Renderer"
 WSGI_APPLICATION = "cobuild.wsgi.application"
 
 TEMPLATES = [

@@ -153,10 +153,12 @@ class ComplianceFilter(BoundedRange, forms.Form):
             return list(
                 visible.filter(path__startswith=org.path, depth=org.depth + 1).order_by("path")
             )
-        roots = list(visible.order_by("depth", "path")[:1])
-        if not roots:
+        # The level under the user's highest scope: its depth is its path's length.
+        paths = access.scope_of(self.user).read_paths
+        if not paths:
             return []
-        return list(visible.filter(depth=roots[0].depth + 1).order_by("path"))
+        depth = min(len(path) for path in paths) // Organization.steplen
+        return list(visible.filter(depth=depth + 1).order_by("path"))
 
 
 def _require_scope(user):

@@ -549,11 +549,11 @@ def test_the_region_dashboard_shows_the_same_page_from_the_parts(client, monkeyp
     assert text(cached_page) == text(live_page)
 
 
-# The region's dashboard with every county's part in the cache (37 without, as pinned in
+# The region's dashboard with every county's part in the cache (33 without, as pinned in
 # tests/test_query_counts.py for a county): the session, user, roles and the set-up checklist
 # (7), the regimes, the stamps, the scope lists, the few pairings named, the bell; nothing that
 # reads the counties' data, nor the figures entered for the city itself (kept under their stamp).
-WARM_DASHBOARD_QUERIES = 17
+WARM_DASHBOARD_QUERIES = 16
 
 
 def test_a_dashboard_with_its_parts_in_the_cache_reads_no_summary(client):
