@@ -9,6 +9,8 @@ An installation with a worker queue (the django-tasks package's database backend
 COBUILD_TASKS_BACKEND to it instead.
 """
 
+import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connections
@@ -18,9 +20,16 @@ from django.utils.crypto import get_random_string
 
 # One per process: Django makes a backend object per thread, and the tasks must not run at once.
 _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cobuild-task")
+# The tasks enqueued and not started yet, by task and arguments.
+_waiting = {}
+_waiting_lock = threading.Lock()
 
 
 class ThreadBackend(ImmediateBackend):
+    """A task enqueued again while the same task with the same arguments waits to start is not
+    queued twice: the waiting one runs after both (ten changes to the regimes in a row compute
+    every county's parts twice, after the first and after the last, not ten times)."""
+
     def enqueue(self, task, args, kwargs):
         self.validate_task(task)
         result = TaskResult(
@@ -37,10 +46,17 @@ class ThreadBackend(ImmediateBackend):
             errors=[],
             worker_ids=[],
         )
-        _worker.submit(self._run, result)
+        key = (task.module_path, json.dumps([args, kwargs], sort_keys=True, default=str))
+        with _waiting_lock:
+            if key in _waiting:
+                return _waiting[key]
+            _waiting[key] = result
+        _worker.submit(self._run, key, result)
         return result
 
-    def _run(self, result):
+    def _run(self, key, result):
+        with _waiting_lock:
+            del _waiting[key]  # started: a change from now on needs another run
         try:
             self._execute_task(result)  # logs a failure (django.tasks), as a worker would
         finally:

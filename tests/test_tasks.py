@@ -45,9 +45,14 @@ def test_the_thread_backend_runs_tasks_after_enqueue_one_at_a_time_in_order(capl
     thread_tasks._worker.submit(gate.wait, 10)  # the worker is busy: nothing runs yet
     results = [note.enqueue(word) for word in ["一", "fail", "三"]]
     assert ran == [] and all(r.status == TaskResultStatus.READY for r in results)
+    # The same task with the same arguments, still waiting: one run serves both.
+    assert note.enqueue("一") is results[0]
     gate.set()
     drain()
     assert [word for word, _ in ran] == ["一", "fail", "三"]
+    again = note.enqueue("一")  # the first has run: this one runs too
+    drain()
+    assert again is not results[0] and [word for word, _ in ran][-1] == "一"
     assert {name.split("_")[0] for _, name in ran} == {"cobuild-task"}
     assert [r.status for r in results] == [
         TaskResultStatus.SUCCESSFUL,
