@@ -25,3 +25,11 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
 # Uploads up to DATA_UPLOAD_MAX_MEMORY_SIZE plus evidence files: let the proxy cap the body.
 limit_request_line = 8190
+
+
+def worker_exit(server, worker):
+    """A worker that ends (max_requests, a reload) drops its waiting background chores: the
+    running one finishes within graceful_timeout (a province's parts take about 18 s)."""
+    from cobuild import tasks
+
+    tasks.stop()

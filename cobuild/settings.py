@@ -114,11 +114,13 @@ else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", POSTGRES_SESSION)
     # Django's native pool (psycopg_pool) for app servers: DATABASE_POOL=true, or the largest
-    # number of connections each process keeps (gunicorn threads × 1, say DATABASE_POOL=8).
-    # Connections then return to the pool after each request, so CONN_MAX_AGE stays 0.
+    # number of connections each process keeps: one per gunicorn thread, and one for the
+    # background chores (cobuild/tasks.py), which hold theirs for a whole task (say
+    # DATABASE_POOL=9 for 8 threads; true is 5, for gunicorn.conf.py's 4 threads). Connections
+    # return to the pool after each request and task, so CONN_MAX_AGE stays 0.
     pool = env.str("DATABASE_POOL", default="")
     if pool and pool.lower() not in ("0", "false", "no"):
-        size = int(pool) if pool.isdigit() else 4
+        size = int(pool) if pool.isdigit() else 5
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,
             "max_size": size,

@@ -4,9 +4,10 @@ it, after the request that enqueued it has gone on: one task at a time per proce
 Django ships backends that run a task at once in the caller (ImmediateBackend) or never
 (DummyBackend). Cobuild's tasks are chores a page would otherwise do for its reader (computing
 every county's parts after a change they all read), so they need no queue that outlives the
-process: if the process ends first, the next reader does the chore, as it would without them.
-An installation with a worker queue (the django-tasks package's database backend, say) sets
-COBUILD_TASKS_BACKEND to it instead.
+process. When a gunicorn worker ends (gunicorn.conf.py's worker_exit calls stop()), the task
+running finishes and the waiting ones are dropped: the next reader does those chores, as it
+would without them. An installation with a worker queue (the django-tasks package's database
+backend, say) sets COBUILD_TASKS_BACKEND to it instead.
 """
 
 import json
@@ -25,10 +26,21 @@ _waiting = {}
 _waiting_lock = threading.Lock()
 
 
+def stop():
+    """Drop the tasks waiting to start; the running one finishes (the process waits for it).
+    An enqueue after this raises RuntimeError (the middleware logs it)."""
+    with _waiting_lock:
+        _waiting.clear()
+        _worker.shutdown(wait=False, cancel_futures=True)
+
+
 class ThreadBackend(ImmediateBackend):
     """A task enqueued again while the same task with the same arguments waits to start is not
     queued twice: the waiting one runs after both (ten changes to the regimes in a row compute
-    every county's parts twice, after the first and after the last, not ten times)."""
+    every county's parts twice, after the first and after the last, not ten times, when they
+    come while the first runs). First in, first out: no priorities."""
+
+    supports_priority = False
 
     def enqueue(self, task, args, kwargs):
         self.validate_task(task)
@@ -51,7 +63,12 @@ class ThreadBackend(ImmediateBackend):
             if key in _waiting:
                 return _waiting[key]
             _waiting[key] = result
-        _worker.submit(self._run, key, result)
+        try:
+            _worker.submit(self._run, key, result)
+        except RuntimeError:  # the process is ending (stop()): the next reader does the chore
+            with _waiting_lock:
+                del _waiting[key]
+            raise
         return result
 
     def _run(self, key, result):

@@ -136,3 +136,5 @@ def test_no_background_chore_runs_beside_the_pages_measured(monkeypatch):
         run()
         drain()
     assert warmed == [timezone.localdate()]  # the bench's own warm_parts figure, no other
+    # … and the app servers sharing the cache still warm the day's parts after their first request.
+    assert caches["default"].get(tasks.warm_daily_key(timezone.localdate())) is None

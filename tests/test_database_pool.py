@@ -50,7 +50,7 @@ POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.mark.parametrize(
-    ("value", "max_size"), [("true", 4), ("8", 8), ("false", None), (None, None)]
+    ("value", "max_size"), [("true", 5), ("8", 8), ("false", None), (None, None)]
 )
 def test_the_pool_is_on_when_asked_and_connections_are_not_kept_apart_from_it(value, max_size):
     shown = settings_with(POSTGRES, value)

@@ -1,9 +1,10 @@
-"""The form renderer writes a plain <select> in Python: the same HTML as Django's templates."""
+"""The form renderer writes a plain <select> in Python: the markup Django's templates write."""
 
-import re
+import datetime
 
 from django import forms
 from django.forms.renderers import DjangoTemplates
+from django.test.html import parse_html
 from django.utils.safestring import mark_safe
 
 from cobuild.renderers import Renderer
@@ -22,31 +23,47 @@ class Choices(forms.Form):
         widget=forms.SelectMultiple(attrs={"disabled": True, "hidden": False, "data-x": 'a"b'}),
     )
     yes_no = forms.NullBooleanField(label="是否", help_text="说明")
+    # Labels the templates localize: a date, a number, a date as a group's name.
+    day = forms.ChoiceField(
+        label="日期",
+        choices=[
+            ("a", datetime.date(2026, 6, 1)),
+            (datetime.date(2026, 1, 1), [("b", 12345.5), ("c", 7)]),
+        ],
+    )
 
 
 class OwnOptionSelect(forms.Select):
     option_template_name = "django/forms/widgets/input_option.html"
 
 
-def written(form, name):
-    return re.sub(r">\s+<", "><", str(form[name])).strip()
+def markup(form, name):
+    return parse_html(str(form[name]))
 
 
 def test_a_select_reads_as_django_s_templates_write_it():
-    for data in [None, {"plain": 'x<"y">', "grouped": "2", "many": ["1", "2"], "yes_no": "x"}]:
+    chosen = {"plain": 'x<"y">', "grouped": "2", "many": ["1", "2"], "yes_no": "x", "day": "b"}
+    for data in [None, chosen]:
         django_s = Choices(data, renderer=DjangoTemplates())
         ours = Choices(data, renderer=Renderer())
-        for name in ["plain", "grouped", "many", "yes_no"]:
-            assert written(ours, name) == written(django_s, name)
-    html = str(Choices({"plain": 'x<"y">'}, renderer=Renderer())["plain"])
+        for name in Choices.base_fields:
+            assert markup(ours, name) == markup(django_s, name), name
+    html = str(Choices(chosen, renderer=Renderer())["plain"])
     assert '<option value="x&lt;&quot;y&quot;&gt;" selected>甲 &amp; 乙</option>' in html
+    assert "2026年6月1日" in str(Choices(renderer=Renderer())["day"])
 
 
 def test_options_with_their_own_template_still_use_it():
     class Form(forms.Form):
         pick = forms.ChoiceField(choices=[("1", "一")], widget=OwnOptionSelect)
 
-    assert written(Form(renderer=Renderer()), "pick") == written(
-        Form(renderer=DjangoTemplates()), "pick"
-    )
-    assert "<input" in str(Form(renderer=Renderer())["pick"])
+    ours, django_s = Form(renderer=Renderer()), Form(renderer=DjangoTemplates())
+    assert markup(ours, "pick") == markup(django_s, "pick")
+    assert "<input" in str(ours["pick"])
+
+
+def test_the_project_renders_its_selects_in_python():
+    # Django's own templates put a line break after each option; this renderer does not.
+    form = Choices()
+    assert str(form["plain"]) != str(Choices(renderer=DjangoTemplates())["plain"])
+    assert markup(form, "plain") == markup(Choices(renderer=DjangoTemplates()), "plain")

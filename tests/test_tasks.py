@@ -64,6 +64,25 @@ def test_the_thread_backend_runs_tasks_after_enqueue_one_at_a_time_in_order(capl
     assert "state=FAILED" in caplog.text
 
 
+def test_a_worker_that_stops_finishes_its_running_task_and_drops_the_waiting_ones(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(thread_tasks, "_worker", ThreadPoolExecutor(max_workers=1))
+    monkeypatch.setattr(thread_tasks, "_waiting", {})
+    ran.clear()
+    gate = threading.Event()
+    with override_settings(TASKS=THREAD):
+        running = thread_tasks._worker.submit(gate.wait, 10)
+        note.enqueue("等待中")
+        thread_tasks.stop()
+        gate.set()
+        assert running.result(timeout=10) is True  # the running one finished
+        with pytest.raises(RuntimeError):
+            note.enqueue("等待中")  # not the dropped one's result: the process is ending
+    thread_tasks._worker.shutdown(wait=True)
+    assert ran == [] and thread_tasks._waiting == {}
+
+
 def _enqueued():
     return [r.task.name for r in default_task_backend.results]
 
@@ -141,3 +160,14 @@ def test_warm_parts_in_the_background_keeps_every_county_s_parts_for_the_next_pa
         page = client.get(reverse("home"), {"period": "year"})
     assert page.context["dashboard"]["figures"].activities == 1
     assert not [q for q in queries.captured_queries if "activities_activitysummary" in q["sql"]]
+
+
+def test_gunicorn_stops_a_worker_s_chores_when_the_worker_ends(monkeypatch):
+    import runpy
+    from pathlib import Path
+
+    stopped = []
+    monkeypatch.setattr(thread_tasks, "stop", lambda: stopped.append(True))
+    config = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    config["worker_exit"](server=None, worker=None)
+    assert stopped == [True]
