@@ -278,6 +278,18 @@ def _by_length(counties):
     return found
 
 
+def _held(pairings, counties):
+    """{county id: {pairing id: whether a branch lies outside the county}} of `pairings` with a
+    branch in each of `counties` ([(id, path)]): a pairing of two counties is in both."""
+    paths = {path: pk for pk, path in counties}
+    lengths = {len(path) for path in paths}
+    held = {pk: {} for pk, _ in counties}
+    for pk, *branches in pairings.values_list("pk", "helper__path", "helped__path"):
+        for path in {branch[:n] for branch in branches for n in lengths} & paths.keys():
+            held[paths[path]][pk] = not all(branch.startswith(path) for branch in branches)
+    return held
+
+
 def _pairings_under(counties):
     """The pairings of `counties` (organizations) as a list of ids: every query of their parts
     then reads them by their index, where a subquery of a province's pairings joined to their
@@ -392,23 +404,18 @@ def short_lists(found, pairings, today, *, limit, regimes=None):
             those of the same depth in one query: they are in that county's lists too."""
             found_lists = {}
             for length, ids in _by_length(missing).items():
-                orgs = [Organization(pk=pk, path=path) for path, pk in ids.items()]
-                county_pairings = _pairings_under(orgs)
+                same_depth = [(pk, path) for path, pk in ids.items()]
+                county_pairings = _pairings_under(
+                    [Organization(pk=pk, path=path) for pk, path in same_depth]
+                )
                 lists = compliance.short_lists_by_county(
                     county_pairings, today, length, limit=limit, regimes=regimes
                 )
-                cross = {pk: set() for pk in ids.values()}
-                for pairing, *branches in county_pairings.values_list(
-                    "pk", "helper__path", "helped__path"
-                ):
-                    held = {branch[:length] for branch in branches}
-                    if len(held) > 1:
-                        for path in held & set(ids):
-                            cross[ids[path]].add(pairing)
+                held = _held(county_pairings, same_depth)
                 for path, pk in ids.items():
                     found_lists[pk] = (
                         lists.get(path, compliance.ShortLists([], 0, [], 0)),
-                        frozenset(cross[pk]),
+                        frozenset(pairing for pairing, out in held[pk].items() if out),
                     )
             return found_lists
 
@@ -549,14 +556,10 @@ def _counties_facts(fig, compute_facts):
         # The parts' range as the summaries read it (widened once: the probe reads activities).
         counted_range = fig.counted_range or summaries.whole_months(start, end)
         found = compute_facts(replace(fig, plan=None, scope=scope, counted_range=counted_range))
-        paths = {path: pk for pk, path in counties}
-        lengths = {len(path) for path in paths}
-        split = {pk: {} for pk, _ in counties}
-        for pk, *branches in pairings.values_list("pk", "helper__path", "helped__path"):
-            held = {paths.get(branch[:n]) for branch in branches for n in lengths} - {None}
-            for county in held:
-                split[county][pk] = found[pk]
-        return split
+        return {
+            county: {pk: found[pk] for pk in pairings_held}
+            for county, pairings_held in _held(pairings, counties).items()
+        }
 
     return compute
 
